@@ -1,0 +1,6 @@
+import { defineConfig } from "vite";
+import framecache from "vite-plugin-framecache";
+
+export default defineConfig({
+  plugins: [framecache()],
+});

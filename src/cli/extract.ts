@@ -1,0 +1,54 @@
+import { resolve } from "node:path";
+import { isFramecacheError } from "../core/errors.js";
+import { resolveOptions } from "../core/options.js";
+import { Engine } from "../pipeline/engine.js";
+import type { Logger } from "../pipeline/logger.js";
+import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
+import { roundMs, summaryLine } from "../pipeline/report.js";
+
+export interface ExtractFlags {
+  out?: string;
+  fps?: string;
+  format?: "jpg" | "png" | "auto";
+  json?: boolean;
+  cacheDir?: string;
+  root?: string;
+}
+
+const ASSETS_DIR = "assets";
+
+/** `framecache extract`: warm the store, and with --out write frames, compositions and a manifest. */
+export async function extractCommand(files: string[], flags: ExtractFlags, logger: Logger, print: (line: string) => void): Promise<number> {
+  const root = resolve(flags.root ?? process.cwd());
+  const fps = flags.fps === undefined ? undefined : /^\d+$/.test(flags.fps) ? Number(flags.fps) : flags.fps;
+  const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir });
+  const engine = new Engine({ root, allow: [], options, logger });
+  try {
+    const { compositions, results, errors } = await engine.run(files.map((f) => resolve(f)));
+    for (const error of errors) logger.warn(`error [${error.code}] ${error.message}`);
+    if (flags.out) {
+      const out = resolve(flags.out);
+      const started = performance.now();
+      for (const composition of compositions.values()) {
+        await writeOutputFile(out, composition.label, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR));
+      }
+      const placed = await writeFrames(results, out, ASSETS_DIR);
+      await writeOutputFile(out, "framecache-manifest.json", manifestJson(results, ASSETS_DIR));
+      engine.report.emitMs += performance.now() - started;
+      engine.report.framesWritten = placed.frames;
+      engine.report.bytesWritten = placed.bytes;
+    } else {
+      const distinct = new Map(results.map((r) => [r.entry.name, r.entry]));
+      engine.report.framesWritten = [...distinct.values()].reduce((n, e) => n + e.frames, 0);
+      engine.report.bytesWritten = [...distinct.values()].reduce((n, e) => n + e.bytes, 0);
+    }
+    print(flags.json ? JSON.stringify(engine.report, roundMs, 2) : summaryLine(engine.report));
+    return errors.length > 0 ? 1 : 0;
+  } catch (error) {
+    if (!isFramecacheError(error)) throw error;
+    logger.warn(`error [${error.code}] ${error.message}`);
+    return 1;
+  } finally {
+    await engine.dispose();
+  }
+}

@@ -1,0 +1,70 @@
+import { parse, type DefaultTreeAdapterTypes as T } from "parse5";
+
+export type Element = T.Element;
+
+/** Every element in document order, `<template>` contents included. */
+export function elementsOf(html: string): Element[] {
+  const document = parse(html, { sourceCodeLocationInfo: true });
+  const out: Element[] = [];
+  const visit = (node: T.ParentNode): void => {
+    for (const child of node.childNodes) {
+      if (!("tagName" in child)) continue;
+      out.push(child);
+      if (child.tagName === "template") visit((child as T.Template).content);
+      visit(child);
+    }
+  };
+  visit(document);
+  return out;
+}
+
+export function attr(el: Element, name: string): string | undefined {
+  return el.attrs.find((a) => a.name === name)?.value;
+}
+
+export function textOf(el: Element): string {
+  return el.childNodes.map((n) => ("value" in n && n.nodeName === "#text" ? n.value : "")).join("");
+}
+
+/** 1-based position of an element's start tag, or of one of its attributes when given. */
+export function positionOf(el: Element, attrName?: string): { line: number; column: number } {
+  const loc = el.sourceCodeLocation;
+  const at = (attrName && loc?.attrs?.[attrName]) || loc?.startTag || loc;
+  return { line: at?.startLine ?? 1, column: at?.startCol ?? 1 };
+}
+
+/**
+ * Set attributes on the n-th `<video>` elements of a document, changing nothing
+ * else in the text: existing values are replaced in place, new ones are added
+ * at the end of the start tag.
+ */
+export function setVideoAttributes(html: string, edits: Map<number, Record<string, string>>): string {
+  if (edits.size === 0) return html;
+  const splices: { start: number; end: number; text: string }[] = [];
+  elementsOf(html)
+    .filter((el) => el.tagName === "video")
+    .forEach((el, index) => {
+      const attrs = edits.get(index);
+      const tag = el.sourceCodeLocation?.startTag;
+      if (!attrs || !tag) return;
+      let appended = "";
+      for (const [name, value] of Object.entries(attrs)) {
+        const text = `${name}="${escapeAttribute(value)}"`;
+        const existing = el.sourceCodeLocation?.attrs?.[name];
+        if (existing) splices.push({ start: existing.startOffset, end: existing.endOffset, text });
+        else appended += ` ${text}`;
+      }
+      if (appended) {
+        const close = html[tag.endOffset - 2] === "/" ? tag.endOffset - 2 : tag.endOffset - 1;
+        splices.push({ start: close, end: close, text: appended });
+      }
+    });
+  splices.sort((a, b) => b.start - a.start);
+  let out = html;
+  for (const s of splices) out = out.slice(0, s.start) + s.text + out.slice(s.end);
+  return out;
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+}

@@ -1,0 +1,145 @@
+import { availableParallelism } from "node:os";
+import { FramecacheError } from "./errors.js";
+import { parseSize } from "./format.js";
+import type { KeyMode } from "./key.js";
+import { parseFps, type Rational } from "./time.js";
+
+export interface RemoteOptions {
+  url: string;
+  token?: string;
+  team?: string;
+  /** Download only; never upload. @default false */
+  readOnly?: boolean;
+}
+
+/** Options of `framecache()`. Every one is optional. */
+export interface FramecacheOptions {
+  /**
+   * Output frame rate for compositions whose root has no `data-fps`: an integer,
+   * or an exact ratio string such as `"30000/1001"`. Decimals like 29.97 are refused.
+   * @default 30
+   */
+  fps?: number | string;
+  /** `"jpg"`, `"png"`, or `"auto"` (png when the source has alpha). @default "auto" */
+  format?: "jpg" | "png" | "auto";
+  /** JPEG quality 1-100. @default 95 */
+  quality?: number;
+  /** Downscale frames to this width (keeps aspect when height is not given). @default source width */
+  width?: number;
+  /** Downscale frames to this height (keeps aspect when width is not given). @default source height */
+  height?: number;
+  /** Glob(s) of composition HTML files, relative to the Vite root. @default Vite's HTML inputs */
+  compositions?: string | string[];
+  /**
+   * Cache root; `false` extracts into the build only.
+   * @default env FRAMECACHE_DIR, else HYPERFRAMES_EXTRACT_CACHE_DIR, else `node_modules/.cache/framecache`
+   */
+  cacheDir?: string | false;
+  /**
+   * `"content"` identifies sources by their bytes (portable across checkouts);
+   * `"stat"` by path, mtime and size (shared with the HyperFrames v2 engine).
+   * @default "content"
+   */
+  key?: KeyMode;
+  /** LRU budget of the store, in bytes or as `"5GB"`. @default "5GB" */
+  maxCacheSize?: number | string;
+  /** ffmpeg processes at once. @default max(1, floor(cores / 2)) */
+  concurrency?: number;
+  /** Shared cache over the Turborepo remote cache API. @default off, or from FRAMECACHE_REMOTE_* env */
+  remote?: RemoteOptions | false;
+  /** JSON report path relative to outDir; `false` for none. @default "framecache-report.json" */
+  report?: string | false;
+  /** @default env FFMPEG_PATH, else PATH, else @ffmpeg-installer/ffmpeg */
+  ffmpegPath?: string;
+  /** @default env FFPROBE_PATH, else PATH, else @ffprobe-installer/ffprobe */
+  ffprobePath?: string;
+}
+
+export interface ResolvedOptions {
+  fps: Rational;
+  format: "jpg" | "png" | "auto";
+  quality: number;
+  width?: number;
+  height?: number;
+  compositions: string[];
+  /** Absolute or root-relative cache directory; undefined when caching is off. */
+  cacheDir?: string;
+  key: KeyMode;
+  maxCacheSize: number;
+  concurrency: number;
+  remote?: RemoteOptions;
+  report: string | false;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+const OFF = new Set(["off", "none", "false", "0"]);
+export const DEFAULT_CACHE_DIR = "node_modules/.cache/framecache";
+
+function bad(option: string, value: unknown, accepted: string): never {
+  throw new FramecacheError("FC_BAD_OPTION", `framecache option \`${option}\` is ${JSON.stringify(value)}; ${accepted}`, {
+    hint: `Fix \`${option}\` in the framecache() call in your Vite config.`,
+  });
+}
+
+function positiveInt(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    bad(option, value, `it must be a whole number from 1 to ${max}`);
+  }
+  return value;
+}
+
+/** Validate user options against the environment; a bad value throws FC_BAD_OPTION naming it. */
+export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  const fps = options.fps === undefined ? { num: 30, den: 1 } : parseFps(options.fps);
+  if (!fps) bad("fps", options.fps, 'use an integer (30) or an exact ratio string ("30000/1001"); decimals are refused');
+  const format = options.format ?? "auto";
+  if (!["jpg", "png", "auto"].includes(format)) bad("format", format, 'use "jpg", "png" or "auto"');
+  const key = options.key ?? "content";
+  if (!["content", "stat"].includes(key)) bad("key", key, 'use "content" or "stat"');
+  const maxCacheSize = parseSize(options.maxCacheSize ?? "5GB");
+  if (maxCacheSize === undefined) bad("maxCacheSize", options.maxCacheSize, 'use a byte count or a size such as "5GB"');
+  const compositions = options.compositions === undefined ? [] : [options.compositions].flat();
+  if (!compositions.every((g) => typeof g === "string" && g.length > 0)) bad("compositions", options.compositions, "use a glob string or an array of them");
+  const report = options.report ?? "framecache-report.json";
+  if (report !== false && (typeof report !== "string" || report === "")) bad("report", report, "use a file path or false");
+
+  return {
+    fps,
+    format,
+    quality: positiveInt("quality", options.quality, 100) ?? 95,
+    width: positiveInt("width", options.width),
+    height: positiveInt("height", options.height),
+    compositions,
+    cacheDir: resolveCacheDir(options.cacheDir, env),
+    key,
+    maxCacheSize,
+    concurrency: positiveInt("concurrency", options.concurrency, 256) ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    remote: resolveRemote(options.remote, env),
+    report,
+    ffmpegPath: options.ffmpegPath,
+    ffprobePath: options.ffprobePath,
+  };
+}
+
+function resolveCacheDir(option: string | false | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined) {
+    if (typeof option !== "string" || option === "") bad("cacheDir", option, "use a directory path or false");
+    return option;
+  }
+  const fromEnv = env.FRAMECACHE_DIR ?? env.HYPERFRAMES_EXTRACT_CACHE_DIR;
+  if (fromEnv !== undefined && fromEnv !== "") return OFF.has(fromEnv.toLowerCase()) ? undefined : fromEnv;
+  return DEFAULT_CACHE_DIR;
+}
+
+function resolveRemote(option: RemoteOptions | false | undefined, env: NodeJS.ProcessEnv): RemoteOptions | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined) {
+    if (typeof option !== "object" || typeof option.url !== "string") bad("remote", option, "use { url, token, team, readOnly } or false");
+    return option;
+  }
+  if (!env.FRAMECACHE_REMOTE_URL) return undefined;
+  return { url: env.FRAMECACHE_REMOTE_URL, token: env.FRAMECACHE_REMOTE_TOKEN, team: env.FRAMECACHE_REMOTE_TEAM };
+}

@@ -1,0 +1,37 @@
+import { isAbsolute, join, posix, relative, sep } from "node:path";
+
+/** Strip query and fragment, then percent-decode (leaving malformed escapes as written). */
+export function cleanUrlPath(src: string): string {
+  const path = src.split(/[?#]/, 1)[0] ?? "";
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Candidate files for a `src`, lexically inside `root`: relative paths resolve
+ * against the composition's folder and are clamped at the root as a browser
+ * clamps `..` in a URL; a leading `/` means the root, then `publicDir`.
+ */
+export function sourceCandidates(src: string, compositionDir: string, root: string, publicDir?: string): string[] {
+  const path = cleanUrlPath(src);
+  if (path.startsWith("/")) {
+    const inRoot = clampJoin(root, "", path);
+    return publicDir ? [inRoot, clampJoin(publicDir, "", path)] : [inRoot];
+  }
+  const base = relative(root, compositionDir).split(sep).join("/");
+  return [clampJoin(root, base.startsWith("..") ? "" : base, path)];
+}
+
+function clampJoin(root: string, base: string, path: string): string {
+  const normalized = posix.normalize(`/${base}/${path}`);
+  return join(root, ...normalized.split("/").filter(Boolean));
+}
+
+/** True when `path` is `dir` or lies below it. */
+export function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}

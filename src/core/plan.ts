@@ -1,0 +1,117 @@
+import { FramecacheError } from "./errors.js";
+import { computeKey, entryName, keyInput, type FrameFormat, type KeyInput, type KeyMode } from "./key.js";
+import type { VideoRef } from "./scan.js";
+import { formatSeconds } from "./format.js";
+import { fpsValue, frameCount, fromMicros, scaleMicros, toMicros, type Micros, type Rational } from "./time.js";
+
+/** What ffprobe told us about a source, reduced to what planning needs. */
+export interface SourceInfo {
+  /** Seconds of video in the source (stream duration when known, else container). */
+  duration: number;
+  /** Start time of the video stream (non-zero in some MPEG-TS and edited files). */
+  startTime: number;
+  variableFrameRate: boolean;
+  alpha: boolean;
+  hdr: boolean;
+  /** Displayed size, after rotation. */
+  width: number;
+  height: number;
+  /** A decoder to force (VP9 alpha is only kept by libvpx). */
+  decoder?: string;
+}
+
+/** How a source file is identified in the key. */
+export interface SourceIdentity {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 hex of the bytes, required for `key:"content"`. */
+  digest?: string;
+}
+
+export interface PlanSettings {
+  fps: Rational;
+  format: FrameFormat | "auto";
+  quality: number;
+  width?: number;
+  height?: number;
+  keyMode: KeyMode;
+}
+
+export const DEFAULT_QUALITY = 95;
+
+/** One extraction: everything ffmpeg needs and everything the key hashes. */
+export interface Task {
+  key: string;
+  entry: string;
+  input: KeyInput;
+  source: string;
+  mediaStart: Micros;
+  /** Span of source media covered, in microseconds. */
+  span: Micros;
+  fps: Rational;
+  format: FrameFormat;
+  frameCount: number;
+  variableFrameRate: boolean;
+  quality: number;
+  width?: number;
+  height?: number;
+  tonemap: boolean;
+  decoder?: string;
+}
+
+export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, settings: PlanSettings): Task {
+  const available = toMicros(Math.max(0, info.duration));
+  if (ref.mediaStart >= available) {
+    throw new FramecacheError(
+      "FC_MEDIA_START_PAST_END",
+      `video "${ref.id}" (${ref.src}) starts ${formatSeconds(fromMicros(ref.mediaStart))} into a source that is only ${formatSeconds(info.duration)} long`,
+      { loc: ref.loc, hint: "Lower data-media-start (or data-playback-start) below the source's duration." },
+    );
+  }
+  const span =
+    ref.end === undefined ? available - ref.mediaStart : scaleMicros(ref.end - ref.start, ref.playbackRate);
+  const format: FrameFormat = settings.format === "auto" ? (info.alpha ? "png" : "jpg") : settings.format;
+  const tonemap = info.hdr && format === "jpg";
+  const transform: Record<string, string | number> = {};
+  if (format === "jpg" && settings.quality !== DEFAULT_QUALITY) transform.q = settings.quality;
+  if (settings.width) transform.w = settings.width;
+  if (settings.height) transform.h = settings.height;
+  if (tonemap) transform.tonemap = "hable";
+
+  const input = keyInput(
+    {
+      p: settings.keyMode === "stat" ? id.path : `sha256:${requireDigest(id)}`,
+      m: settings.keyMode === "stat" ? Math.floor(id.mtimeMs) : 0,
+      s: id.size,
+      ms: fromMicros(ref.mediaStart),
+      d: fromMicros(span),
+      f: fpsValue(settings.fps),
+      fmt: format,
+    },
+    transform,
+  );
+  const key = computeKey(input);
+  return {
+    key,
+    entry: entryName(key),
+    input,
+    source: id.path,
+    mediaStart: ref.mediaStart,
+    span,
+    fps: settings.fps,
+    format,
+    frameCount: frameCount(span, settings.fps, info.variableFrameRate),
+    variableFrameRate: info.variableFrameRate,
+    quality: settings.quality,
+    width: settings.width,
+    height: settings.height,
+    tonemap,
+    decoder: info.decoder,
+  };
+}
+
+function requireDigest(id: SourceIdentity): string {
+  if (!id.digest) throw new Error(`content key needs a digest of ${id.path}`);
+  return id.digest;
+}

@@ -1,0 +1,8 @@
+import { framecache } from "./vite/plugin.js";
+
+export default framecache;
+export { framecache };
+export type { FramecacheOptions, RemoteOptions } from "./core/options.js";
+export { FramecacheError, type ErrorCode } from "./core/errors.js";
+export type { ManifestVideo } from "./pipeline/output.js";
+export type { Report } from "./pipeline/report.js";

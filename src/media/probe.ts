@@ -1,0 +1,92 @@
+import { execa } from "execa";
+import { FramecacheError, type SourceLocation } from "../core/errors.js";
+import type { SourceInfo } from "../core/plan.js";
+import type { Binaries } from "./binaries.js";
+
+interface ProbeStream {
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  duration?: string;
+  start_time?: string;
+  color_transfer?: string;
+  tags?: Record<string, string>;
+  side_data_list?: { rotation?: number }[];
+}
+
+interface ProbeOutput {
+  streams?: ProbeStream[];
+  format?: { duration?: string; start_time?: string };
+}
+
+const ALPHA_PIX_FMT = /^(yuva|rgba|bgra|argb|abgr|gbrap|ya[0-9]|pal8|rgb32|bgr32)/;
+const HDR_TRANSFERS = new Set(["smpte2084", "arib-std-b67"]);
+
+/** Probe a source's first video stream. `label` names the video in errors. */
+export async function probeSource(
+  binaries: Binaries,
+  file: string,
+  label: { what: string; loc?: SourceLocation },
+  signal?: AbortSignal,
+): Promise<SourceInfo> {
+  const result = await execa(
+    binaries.ffprobe.path,
+    [
+      "-v", "error",
+      "-select_streams", "v:0",
+      "-show_entries",
+      "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=duration,start_time",
+      "-of", "json",
+      `file:${file}`,
+    ],
+    { reject: false, cancelSignal: signal, timeout: 60_000, stdin: "ignore" },
+  );
+  if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
+  const parsed = result.exitCode === 0 ? (JSON.parse(result.stdout) as ProbeOutput) : undefined;
+  const stream = parsed?.streams?.[0];
+  const duration = firstFinite(stream?.duration, parsed?.format?.duration, stream?.tags?.DURATION && hms(stream.tags.DURATION));
+  if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
+    const why = result.exitCode !== 0 ? (result.stderr || "ffprobe failed").split("\n")[0] : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
+    throw new FramecacheError("FC_NOT_A_VIDEO", `${label.what} is not a readable video: ${why}`, {
+      loc: label.loc,
+      hint: "Point src at a video file (mp4, webm, mov…); re-export the file if it is truncated or damaged.",
+    });
+  }
+  const rotation = Math.abs(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? Number(stream.tags?.rotate ?? 0)) % 180;
+  const rFrameRate = rate(stream.r_frame_rate);
+  const avgFrameRate = rate(stream.avg_frame_rate);
+  const alphaTag = stream.tags?.alpha_mode === "1" || stream.tags?.ALPHA_MODE === "1";
+  const alpha = ALPHA_PIX_FMT.test(stream.pix_fmt ?? "") || alphaTag;
+  return {
+    duration,
+    startTime: firstFinite(stream.start_time, parsed?.format?.start_time) ?? 0,
+    variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
+    alpha,
+    hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
+    width: rotation === 90 ? stream.height : stream.width,
+    height: rotation === 90 ? stream.width : stream.height,
+    decoder: alphaTag ? (stream.codec_name === "vp8" ? "libvpx" : stream.codec_name === "vp9" ? "libvpx-vp9" : undefined) : undefined,
+  };
+}
+
+function rate(text: string | undefined): number {
+  const [num = 0, den = 1] = (text ?? "0/1").split("/").map(Number);
+  return den ? num / den : 0;
+}
+
+function firstFinite(...values: (string | number | undefined | false)[]): number | undefined {
+  for (const v of values) {
+    const n = typeof v === "string" ? Number(v) : v;
+    if (typeof n === "number" && Number.isFinite(n)) return n;
+  }
+  return undefined;
+}
+
+/** Matroska writes stream durations as `00:00:04.000000000` tags. */
+function hms(text: string): number {
+  const [h = 0, m = 0, s = 0] = text.split(":").map(Number);
+  return h * 3600 + m * 60 + s;
+}

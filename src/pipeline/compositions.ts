@@ -1,0 +1,98 @@
+import { readFile, realpath } from "node:fs/promises";
+import { dirname, relative, sep } from "node:path";
+import { FramecacheError, formatLocation, type SourceLocation } from "../core/errors.js";
+import { isInside, sourceCandidates } from "../core/paths.js";
+import { scanComposition, type CompositionScan } from "../core/scan.js";
+import type { Rational } from "../core/time.js";
+
+export interface Composition {
+  /** Absolute path. */
+  file: string;
+  /** Path relative to the project root, `/`-separated, used in messages and output. */
+  label: string;
+  html: string;
+  scan: CompositionScan;
+  fps: Rational;
+  /** Absolute paths of compositions pulled in through `data-composition-src`. */
+  nested: string[];
+}
+
+export interface ProjectPaths {
+  root: string;
+  publicDir?: string;
+  /** Directories besides the root that may be read (Vite's `server.fs.allow`). */
+  allow: string[];
+}
+
+export function labelOf(file: string, root: string): string {
+  return relative(root, file).split(sep).join("/");
+}
+
+/**
+ * Resolve a `src` to a real file inside the project: lexically clamped first,
+ * then with symlinks resolved, so a link cannot lead outside either.
+ */
+export async function resolveProjectFile(
+  src: string,
+  fromFile: string,
+  paths: ProjectPaths,
+  loc: SourceLocation,
+  what: string,
+  missing: "FC_SOURCE_MISSING" | "FC_COMPOSITION_MISSING" = "FC_SOURCE_MISSING",
+): Promise<string> {
+  const candidates = sourceCandidates(src, dirname(fromFile), paths.root, paths.publicDir);
+  for (const candidate of candidates) {
+    const real = await realpath(candidate).catch(() => undefined);
+    if (!real) continue;
+    if (![paths.root, ...paths.allow].some((dir) => isInside(real, dir))) {
+      throw new FramecacheError("FC_OUTSIDE_ROOT", `${what} src="${src}" resolves to ${real}, outside the project root ${paths.root}`, {
+        loc,
+        hint: "Move the file into the project, or add its folder to Vite's server.fs.allow.",
+      });
+    }
+    return real;
+  }
+  throw new FramecacheError(missing, `${what} src="${src}" was not found (looked for ${candidates.join(", ")})`, {
+    loc,
+    hint: "Check the path: it is relative to the composition file, or to the project root when it starts with /.",
+  });
+}
+
+/**
+ * Read root compositions and, recursively, those they nest. A cycle is reported
+ * once and not followed; a missing nested file is an error at its reference.
+ */
+export async function loadCompositions(
+  roots: string[],
+  paths: ProjectPaths,
+  defaultFps: Rational,
+  warn: (message: string) => void,
+): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
+  const compositions = new Map<string, Composition>();
+  const errors: FramecacheError[] = [];
+
+  const load = async (file: string, inheritedFps: Rational, stack: string[]): Promise<void> => {
+    if (compositions.has(file)) return;
+    const label = labelOf(file, paths.root);
+    const html = await readFile(file, "utf8");
+    const scan = scanComposition(html, label);
+    const composition: Composition = { file, label, html, scan, fps: scan.fps ?? inheritedFps, nested: [] };
+    compositions.set(file, composition);
+    for (const ref of scan.nested) {
+      try {
+        const nested = await resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
+        if (stack.includes(nested)) {
+          warn(`${formatLocation(ref.loc)}: data-composition-src="${ref.src}" nests a composition inside itself; not followed`);
+          continue;
+        }
+        composition.nested.push(nested);
+        await load(nested, composition.fps, [...stack, nested]);
+      } catch (error) {
+        if (!(error instanceof FramecacheError)) throw error;
+        errors.push(error);
+      }
+    }
+  };
+  for (const root of roots) await load(root, defaultFps, [root]);
+  return { compositions, errors };
+}

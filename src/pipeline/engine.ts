@@ -1,0 +1,229 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
+import pLimit from "p-limit";
+import { FramecacheError } from "../core/errors.js";
+import type { ResolvedOptions } from "../core/options.js";
+import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
+import type { VideoRef } from "../core/scan.js";
+import type { Rational } from "../core/time.js";
+import { locateBinaries, type Binaries } from "../media/binaries.js";
+import { digestFile } from "../media/digest.js";
+import { extractFrames } from "../media/extract.js";
+import { probeSource } from "../media/probe.js";
+import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
+import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
+import { dedupeWarnings, type Logger } from "./logger.js";
+import { emptyReport, timed, type Report } from "./report.js";
+
+export type CacheOutcome = "hit" | "miss" | "remote-hit";
+
+export interface PlannedVideo {
+  composition: Composition;
+  ref: VideoRef;
+  task: Task;
+}
+
+export interface VideoResult extends PlannedVideo {
+  entry: StoredEntry;
+  cache: CacheOutcome;
+}
+
+export interface EngineOptions extends ProjectPaths {
+  options: ResolvedOptions;
+  logger: Logger;
+  /** Called with each ffmpeg argument list; tests count runs with it. */
+  onExtract?: (task: Task) => void;
+}
+
+/**
+ * The extraction pipeline shared by the Vite plugin and the CLI: compositions in,
+ * complete store entries out. Probes, digests and extractions are memoised for
+ * the engine's lifetime, so a dev server pays for each input once.
+ */
+export class Engine {
+  readonly report: Report = emptyReport();
+  readonly logger: ReturnType<typeof dedupeWarnings>;
+  private binariesPromise?: Promise<Binaries>;
+  private storePromise?: Promise<string>;
+  private temporaryStore?: string;
+  private readonly probes = new Map<string, Promise<SourceInfo>>();
+  private readonly digests = new Map<string, Promise<string>>();
+  private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
+  private readonly limit: ReturnType<typeof pLimit>;
+
+  constructor(readonly config: EngineOptions) {
+    this.logger = dedupeWarnings(config.logger);
+    this.limit = pLimit(config.options.concurrency);
+  }
+
+  binaries(): Promise<Binaries> {
+    this.binariesPromise ??= locateBinaries({ ffmpegPath: this.config.options.ffmpegPath, ffprobePath: this.config.options.ffprobePath });
+    return this.binariesPromise;
+  }
+
+  /** The store directory; an unwritable cache costs one warning and the work goes on uncached. */
+  storeDir(): Promise<string> {
+    this.storePromise ??= (async () => {
+      const wanted = this.config.options.cacheDir;
+      if (wanted !== undefined) {
+        const dir = isAbsolute(wanted) ? wanted : join(this.config.root, wanted);
+        try {
+          await openStore(dir);
+          return dir;
+        } catch (error) {
+          this.logger.warn(`framecache: cache directory ${dir} cannot be written (${(error as Error).message}); extracting without a cache`);
+        }
+      }
+      this.temporaryStore = await mkdtemp(join(tmpdir(), "framecache-"));
+      return this.temporaryStore;
+    })();
+    return this.storePromise;
+  }
+
+  get cached(): boolean {
+    return this.temporaryStore === undefined;
+  }
+
+  /** Remove the temporary store used when caching is off. */
+  async dispose(): Promise<void> {
+    if (this.temporaryStore) await rm(this.temporaryStore, { recursive: true, force: true });
+  }
+
+  async load(roots: string[]): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
+    const loaded = await timed(this.report, "scanMs", () =>
+      loadCompositions(roots, this.config, this.config.options.fps, (m) => this.logger.warn(m)),
+    );
+    for (const composition of loaded.compositions.values()) {
+      for (const warning of composition.scan.warnings) {
+        this.logger.warn(`${warning.loc.file}:${warning.loc.line}:${warning.loc.column}: ${warning.message}`);
+      }
+    }
+    return loaded;
+  }
+
+  /** Plan every active video of a composition; failures are collected, not thrown one by one. */
+  async plan(composition: Composition): Promise<{ videos: PlannedVideo[]; errors: FramecacheError[] }> {
+    const settled = await Promise.allSettled(
+      composition.scan.videos.filter((ref) => !ref.inactive).map((ref) => this.planVideo(composition, ref)),
+    );
+    const videos: PlannedVideo[] = [];
+    const errors: FramecacheError[] = [];
+    for (const s of settled) {
+      if (s.status === "fulfilled") videos.push(s.value);
+      else if (s.reason instanceof FramecacheError) errors.push(s.reason);
+      else throw s.reason;
+    }
+    return { videos, errors };
+  }
+
+  private async planVideo(composition: Composition, ref: VideoRef): Promise<PlannedVideo> {
+    const path = await resolveProjectFile(ref.src, composition.file, this.config, ref.loc, `video "${ref.id}"`);
+    return { composition, ref, task: await this.planFile(path, ref, composition.fps) };
+  }
+
+  /** Plan one reference to a file already resolved inside the project. */
+  async planFile(path: string, ref: VideoRef, fps: Rational, format = this.config.options.format): Promise<Task> {
+    const what = `video "${ref.id}"`;
+    const st = await stat(path);
+    const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
+    const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
+    const binaries = await this.binaries();
+    const info = await this.memo(this.probes, memo, "probeMs", () =>
+      probeSource(binaries, path, { what: `${what} (${ref.src})`, loc: ref.loc }),
+    );
+    if (this.config.options.key === "content") {
+      identity.digest = await this.memo(this.digests, memo, "hashMs", () => digestFile(path));
+    }
+    const o = this.config.options;
+    return planTask(ref, identity, info, {
+      fps,
+      format,
+      quality: o.quality,
+      width: o.width,
+      height: o.height,
+      keyMode: o.key,
+    });
+  }
+
+  private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
+    let found = map.get(key);
+    if (!found) {
+      found = timed(this.report, phase, work);
+      map.set(key, found);
+      found.catch(() => map.delete(key));
+    }
+    return found;
+  }
+
+  /** A complete entry for the task: from the store, else extracted once however many callers ask. */
+  ensure(task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome }> {
+    let running = this.inFlight.get(task.key);
+    if (!running) {
+      running = this.produce(task, signal).finally(() => this.inFlight.delete(task.key));
+      this.inFlight.set(task.key, running);
+    }
+    return running;
+  }
+
+  private async produce(task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome }> {
+    const store = await this.storeDir();
+    const hit = await lookupEntry(store, task);
+    if (hit) return { entry: hit, cache: "hit" };
+    const binaries = await this.binaries();
+    const entry = await this.limit(() =>
+      timed(this.report, "extractMs", async () => {
+        // Another caller may have published it while this one queued.
+        const late = await lookupEntry(store, task);
+        if (late) return late;
+        this.config.onExtract?.(task);
+        return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));
+      }),
+    );
+    return { entry, cache: "miss" };
+  }
+
+  /** Plan and extract everything under the given root compositions. */
+  async run(roots: string[], signal?: AbortSignal): Promise<{ compositions: Map<string, Composition>; results: VideoResult[]; errors: FramecacheError[] }> {
+    const started = performance.now();
+    const { compositions, errors } = await this.load(roots);
+    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c)));
+    const videos = planned.flatMap((p) => p.videos);
+    errors.push(...planned.flatMap((p) => p.errors));
+    const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
+    const results: VideoResult[] = [];
+    settled.forEach((s, i) => {
+      if (s.status === "fulfilled") results.push({ ...videos[i]!, ...s.value });
+      else if (s.reason instanceof FramecacheError) errors.push(withLocation(s.reason, videos[i]!.ref));
+      else throw s.reason;
+    });
+    this.count(compositions, results);
+    this.report.totalMs += performance.now() - started;
+    return { compositions, results, errors };
+  }
+
+  /** Add results to the report's counts. */
+  count(compositions: Map<string, Composition>, results: VideoResult[]): void {
+    const r = this.report;
+    r.videos += results.length;
+    // One extraction serves every video that shares its key; only the first counts as extracted.
+    const extracted = new Set<string>();
+    for (const v of results) {
+      if (v.cache === "miss" && !extracted.has(v.task.key)) extracted.add(v.task.key);
+      else if (v.cache === "miss") v.cache = "hit";
+      if (v.cache === "hit") r.cacheHits++;
+      else if (v.cache === "remote-hit") r.remoteHits++;
+      else r.cacheMisses++;
+    }
+    for (const c of compositions.values()) {
+      r.skippedRemote += c.scan.skipped.length;
+      if (c.scan.scriptsCreateVideo) r.compositionsWithScriptedVideo++;
+    }
+  }
+}
+
+/** Extraction errors do not know the composition; add the reference's location. */
+function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
+  if (error.loc) return error;
+  return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.message}`, { loc: ref.loc, hint: error.hint, cause: error.cause });
+}

@@ -1,0 +1,2 @@
+/** Placeholder until the runtime helper lands (issue: dev server and runtime). */
+export {};

@@ -1,0 +1,61 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { frameFileName, SENTINEL } from "../core/frames.js";
+import type { FrameFormat, KeyInput } from "../core/key.js";
+
+/** The `.hf-complete` file: written last, so its presence means the entry is whole. */
+export interface Sentinel {
+  key: string;
+  input: KeyInput;
+  frames: number;
+  bytes: number;
+  /** sha256 over every frame's bytes, in frame order. */
+  digest: string;
+  format: FrameFormat;
+  fps: number | string;
+  created: string;
+}
+
+/** An empty sentinel is what the HyperFrames v2 engine writes: trusted when frames exist. */
+export type SentinelRead = { kind: "json"; sentinel: Sentinel } | { kind: "legacy" } | { kind: "bad"; reason: string } | { kind: "none" };
+
+export async function readSentinel(entryDir: string): Promise<SentinelRead> {
+  let text: string;
+  try {
+    text = await readFile(join(entryDir, SENTINEL), "utf8");
+  } catch {
+    return { kind: "none" };
+  }
+  if (text.trim() === "") return { kind: "legacy" };
+  try {
+    const sentinel = JSON.parse(text) as Sentinel;
+    if (typeof sentinel.key !== "string" || !Number.isInteger(sentinel.frames) || sentinel.frames < 1) {
+      return { kind: "bad", reason: "sentinel lacks a key or a frame count" };
+    }
+    return { kind: "json", sentinel };
+  } catch {
+    return { kind: "bad", reason: "sentinel is not valid JSON" };
+  }
+}
+
+/** Digest and byte total of frames 1..count, read one file at a time. */
+export async function digestFrames(dir: string, count: number, format: FrameFormat): Promise<{ digest: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for (let i = 1; i <= count; i++) {
+    for await (const chunk of createReadStream(join(dir, frameFileName(i, format)))) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+  }
+  return { digest: hash.digest("hex"), bytes };
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { frameFileName, frameIndex, SENTINEL } from "../core/frames.js";
+import { fpsValue } from "../core/time.js";
+import type { FrameFormat } from "../core/key.js";
+import type { Task } from "../core/plan.js";
+import { digestFrames, exists, readSentinel, type Sentinel } from "./sentinel.js";
+
+export interface StoredEntry {
+  name: string;
+  dir: string;
+  frames: number;
+  bytes: number;
+  format: FrameFormat;
+}
+
+const CACHEDIR_TAG =
+  "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file is a cache directory tag created by vite-plugin-framecache.\n" +
+  "# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+/** Create the store root with its CACHEDIR.TAG; throws when the directory cannot be written. */
+export async function openStore(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tag = join(dir, "CACHEDIR.TAG");
+  if (!(await exists(tag))) await writeFile(tag, CACHEDIR_TAG);
+}
+
+/**
+ * A complete entry for this task, or undefined. The full key in the sentinel must
+ * match (a 64-bit name collision is a miss, never wrong frames), and the first and
+ * last frames must be there; a hit touches the sentinel, which is the LRU clock.
+ */
+export async function lookupEntry(storeDir: string, task: Task): Promise<StoredEntry | undefined> {
+  const dir = join(storeDir, task.entry);
+  const read = await readSentinel(dir);
+  let entry: StoredEntry | undefined;
+  if (read.kind === "json") {
+    const s = read.sentinel;
+    if (s.key !== task.key || s.format !== task.format) return undefined;
+    const ends = [frameFileName(1, s.format), frameFileName(s.frames, s.format)];
+    if (!(await Promise.all(ends.map((f) => exists(join(dir, f))))).every(Boolean)) return undefined;
+    entry = { name: task.entry, dir, frames: s.frames, bytes: s.bytes, format: s.format };
+  } else if (read.kind === "legacy") {
+    entry = await legacyEntry(dir, task);
+  }
+  if (entry) await touch(join(dir, SENTINEL));
+  return entry;
+}
+
+/** An engine-written entry: frames plus an empty sentinel; its frames must run 1..n without a gap. */
+async function legacyEntry(dir: string, task: Task): Promise<StoredEntry | undefined> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith(`.${task.format}`) && frameIndex(name) !== undefined);
+  const last = names.reduce((max, name) => Math.max(max, frameIndex(name) ?? 0), 0);
+  if (names.length === 0 || last !== names.length) return undefined;
+  const sizes = await Promise.all(names.map((name) => stat(join(dir, name)).then((s) => s.size)));
+  return { name: task.entry, dir, frames: names.length, bytes: sizes.reduce((a, b) => a + b, 0), format: task.format };
+}
+
+/**
+ * Produce an entry atomically: `produce` writes frames into a private partial
+ * directory, the sentinel is written last, and one rename publishes it. If another
+ * writer published first, its entry is adopted and ours discarded.
+ */
+export async function publishEntry(
+  storeDir: string,
+  task: Task,
+  produce: (partialDir: string) => Promise<void>,
+): Promise<StoredEntry> {
+  const partial = partialDir(storeDir, task.entry);
+  await mkdir(partial, { recursive: true });
+  try {
+    await produce(partial);
+    const { digest, bytes } = await digestFrames(partial, task.frameCount, task.format);
+    const sentinel: Sentinel = {
+      key: task.key,
+      input: task.input,
+      frames: task.frameCount,
+      bytes,
+      digest,
+      format: task.format,
+      fps: fpsValue(task.fps),
+      created: new Date().toISOString(),
+    };
+    await writeFile(join(partial, SENTINEL), JSON.stringify(sentinel, null, 2) + "\n");
+    const final = join(storeDir, task.entry);
+    if (await renameIntoPlace(partial, final, storeDir, task)) {
+      return { name: task.entry, dir: final, frames: task.frameCount, bytes, format: task.format };
+    }
+    const winner = await lookupEntry(storeDir, task);
+    if (!winner) throw new Error(`could not publish ${task.entry}`);
+    await rm(partial, { recursive: true, force: true });
+    return winner;
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** False when a valid entry already holds the name (another writer won). */
+async function renameIntoPlace(partial: string, final: string, storeDir: string, task: Task): Promise<boolean> {
+  try {
+    await rename(partial, final);
+    return true;
+  } catch (error) {
+    if (!isCode(error, "ENOTEMPTY", "EEXIST", "EPERM")) throw error;
+  }
+  if (await lookupEntry(storeDir, task)) return false;
+  // What holds the name is not a usable entry (an engine crash, a stale write):
+  // move it aside for GC rather than deleting under a possible reader.
+  await rename(final, partialDir(storeDir, task.entry) + "-stale").catch(() => undefined);
+  await rename(partial, final);
+  return true;
+}
+
+export function partialDir(storeDir: string, entry: string): string {
+  return join(storeDir, `${entry}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+async function touch(file: string): Promise<void> {
+  const now = new Date();
+  await utimes(file, now, now).catch(() => undefined);
+}
+
+function isCode(error: unknown, ...codes: string[]): boolean {
+  return codes.includes((error as NodeJS.ErrnoException)?.code ?? "");
+}

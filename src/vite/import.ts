@@ -1,0 +1,74 @@
+import { realpath } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Plugin } from "vite";
+import { FramecacheError } from "../core/errors.js";
+import { isInside } from "../core/paths.js";
+import type { VideoRef } from "../core/scan.js";
+import { parseFps, parseStrictNumber, toMicros } from "../core/time.js";
+import { labelOf } from "../pipeline/compositions.js";
+import { manifestVideo } from "../pipeline/output.js";
+import { scanComposition } from "../core/scan.js";
+import type { PluginState } from "./state.js";
+
+const PREFIX = "\0framecache:";
+
+/** `import clip from "./clip.mp4?frames&start=1.5&duration=2"` → that clip's manifest entry. */
+export function importPlugin(state: PluginState): Plugin {
+  return {
+    name: "framecache:import",
+
+    async resolveId(source, importer) {
+      const [path, query = ""] = source.split("?", 2);
+      if (!path || !new URLSearchParams(query).has("frames")) return null;
+      const resolved = await this.resolve(path, importer, { skipSelf: true });
+      if (!resolved || resolved.external) return null;
+      return `${PREFIX}${resolved.id.split("?")[0]}?${query}`;
+    },
+
+    async load(id) {
+      if (!id.startsWith(PREFIX)) return null;
+      const [file = "", query = ""] = id.slice(PREFIX.length).split("?", 2);
+      const engine = state.engine ?? state.newEngine();
+      const real = await realpath(file);
+      if (![state.root, ...state.allow].some((dir) => isInside(real, dir))) {
+        throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is outside the project root ${state.root}`, {
+          hint: "Move the video into the project, or add its folder to Vite's server.fs.allow.",
+        });
+      }
+      const params = new URLSearchParams(query);
+      const ref = importRef(file, params, labelOf(file, state.root));
+      const fps = params.has("fps") ? parseFps(params.get("fps")) : state.options.fps;
+      if (!fps) throw new FramecacheError("FC_BAD_OPTION", `fps=${params.get("fps")} in ${id.slice(PREFIX.length)} is not an integer or num/den`);
+      const format = params.get("format") ?? undefined;
+      if (format && !["jpg", "png", "auto"].includes(format)) {
+        throw new FramecacheError("FC_BAD_OPTION", `format=${format} in an import of ${file}; use jpg, png or auto`);
+      }
+      const task = await engine.planFile(real, ref, fps, format as "jpg" | "png" | "auto" | undefined);
+      const { entry, cache } = await engine.ensure(task);
+      const composition = { file, label: labelOf(file, state.root), html: "", scan: scanComposition("", file), fps, nested: [] };
+      const result = { composition, ref, task, entry, cache };
+      state.imported.push(result);
+      engine.count(new Map(), [result]);
+      const manifest = manifestVideo(result, state.assetsDir);
+      return `export default ${JSON.stringify({ ...manifest, frames: state.base + manifest.frames })};\n`;
+    },
+  };
+}
+
+function importRef(file: string, params: URLSearchParams, label: string): VideoRef {
+  const seconds = (name: string) => parseStrictNumber(params.get(name));
+  const start = toMicros(Math.max(0, seconds("start") ?? 0));
+  const duration = seconds("duration");
+  const end = seconds("end");
+  return {
+    id: basename(file),
+    src: file,
+    index: -1,
+    loc: { file: label, line: 1, column: 1 },
+    start: 0,
+    end: end !== undefined ? toMicros(end) - start : duration !== undefined ? toMicros(duration) : undefined,
+    mediaStart: start,
+    playbackRate: 1,
+    inactive: (duration !== undefined && duration <= 0) || (end !== undefined && toMicros(end) <= start),
+  };
+}

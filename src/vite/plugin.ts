@@ -1,0 +1,14 @@
+import type { Plugin } from "vite";
+import { resolveOptions, type FramecacheOptions } from "../core/options.js";
+import { buildPlugin } from "./build.js";
+import { importPlugin } from "./import.js";
+import { PluginState } from "./state.js";
+
+/**
+ * Replace every `<video>` of your HTML compositions with frame-accurate stills,
+ * extracted once per distinct input and kept in an on-disk cache.
+ */
+export function framecache(options: FramecacheOptions = {}): Plugin[] {
+  const state = new PluginState(resolveOptions(options));
+  return [buildPlugin(state), importPlugin(state)];
+}

@@ -1,0 +1,45 @@
+import type { FramecacheError } from "../core/errors.js";
+import type { ResolvedOptions } from "../core/options.js";
+import type { Composition } from "../pipeline/compositions.js";
+import { Engine, type VideoResult } from "../pipeline/engine.js";
+import type { Logger } from "../pipeline/logger.js";
+
+export interface BuildRun {
+  compositions: Map<string, Composition>;
+  results: VideoResult[];
+  errors: FramecacheError[];
+}
+
+/** What the small plugins of one `framecache()` call share. */
+export class PluginState {
+  root = process.cwd();
+  publicDir?: string;
+  allow: string[] = [];
+  /** URL prefix of emitted files: Vite's `base`, or "" in plain Rollup. */
+  base = "";
+  assetsDir = "assets";
+  logger: Logger = { info: () => {}, warn: () => {} };
+  /** Set by Vite; plain Rollup has no root HTML. */
+  vite = false;
+  engine?: Engine;
+  run?: Promise<BuildRun>;
+  /** Videos imported from JS with `?frames`. */
+  imported: VideoResult[] = [];
+  started = 0;
+
+  constructor(readonly options: ResolvedOptions) {}
+
+  newEngine(): Engine {
+    this.engine = new Engine({
+      root: this.root,
+      publicDir: this.publicDir,
+      allow: this.allow,
+      options: this.options,
+      logger: this.logger,
+    });
+    this.imported = [];
+    this.run = undefined;
+    this.started = performance.now();
+    return this.engine;
+  }
+}

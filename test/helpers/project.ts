@@ -1,0 +1,65 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { build, createLogger, type InlineConfig, type Logger } from "vite";
+import framecache, { type FramecacheOptions } from "../../src/index.js";
+import { makeCodedVideo } from "./media.js";
+
+/** Write files (path → text) under `dir`. */
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+}
+
+/**
+ * The issue's reference project: a root composition with two trims of one source,
+ * and a nested composition in a subfolder whose src climbs to ../media.
+ */
+export function referenceProject(dir: string): void {
+  mkdirSync(join(dir, "media"), { recursive: true });
+  makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 4 });
+  writeFiles(dir, {
+    "index.html": `<!doctype html>
+<html><body>
+<div id="root" data-composition-id="main" data-fps="30">
+  <video id="a" src="./media/clip.mp4" data-start="0" data-duration="1"></video>
+  <video id="b" src="media/clip.mp4" data-start="1" data-duration="1.5" data-media-start="2"></video>
+  <div data-composition-src="scenes/intro.html" data-start="2.5"></div>
+</div>
+</body></html>
+`,
+    "scenes/intro.html": `<div data-composition-id="intro">
+  <template><video id="n" src="../media/clip.mp4" data-duration="1" data-media-start="0.5"></video></template>
+</div>
+`,
+  });
+}
+
+export interface BuildOutcome {
+  logs: string[];
+  warnings: string[];
+  summary: string | undefined;
+}
+
+/** A real `vite build` of `root` with the plugin, its log captured. */
+export async function viteBuild(root: string, options: FramecacheOptions, extra: InlineConfig = {}): Promise<BuildOutcome> {
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const base = createLogger("info", { allowClearScreen: false });
+  const logger: Logger = {
+    ...base,
+    info: (msg) => void logs.push(msg),
+    warn: (msg) => void warnings.push(msg),
+    warnOnce: (msg) => void warnings.push(msg),
+  };
+  await build({
+    root,
+    configFile: false,
+    logLevel: "info",
+    customLogger: logger,
+    plugins: [framecache(options)],
+    ...extra,
+  });
+  return { logs, warnings, summary: logs.find((l) => l.startsWith("framecache  ")) };
+}
