@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { rollup } from "rollup";
+import { rollup, type Plugin as RollupPlugin } from "rollup";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import framecache from "../src/index.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
@@ -19,10 +19,11 @@ describe("JS imports with ?frames", () => {
       join(dir, "main.js"),
       `import clip from "./media/clip.mp4?frames&start=1.5&duration=2";\nimport half from "./media/clip.mp4?frames&duration=1&fps=15&format=png";\nexport { clip, half };\n`,
     );
+    // Vite 8 types its plugins against Rolldown; the hooks used here are the ones Rollup has too.
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      const bundle = await rollup({ input: join(dir, "main.js"), plugins: [framecache({ cacheDir: join(dir, "cache") })] });
+      const bundle = await rollup({ input: join(dir, "main.js"), plugins: [framecache({ cacheDir: join(dir, "cache") }) as unknown as RollupPlugin[]] });
       await bundle.write({ dir: join(dir, "out"), format: "es" });
       await bundle.close();
     } finally {

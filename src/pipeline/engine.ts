@@ -104,16 +104,16 @@ export class Engine {
 
   /** Plan every active video of a composition; failures are collected, not thrown one by one. */
   async plan(composition: Composition): Promise<{ videos: PlannedVideo[]; errors: FramecacheError[] }> {
-    const settled = await Promise.allSettled(
-      composition.scan.videos.filter((ref) => !ref.inactive).map((ref) => this.planVideo(composition, ref)),
-    );
+    const active = composition.scan.videos.filter((ref) => !ref.inactive);
+    const settled = await Promise.allSettled(active.map((ref) => this.planVideo(composition, ref)));
     const videos: PlannedVideo[] = [];
     const errors: FramecacheError[] = [];
-    for (const s of settled) {
+    settled.forEach((s, i) => {
       if (s.status === "fulfilled") videos.push(s.value);
-      else if (s.reason instanceof FramecacheError) errors.push(s.reason);
-      else throw s.reason;
-    }
+      else if (!(s.reason instanceof FramecacheError)) throw s.reason;
+      else if (!GLOBAL_ERRORS.has(s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
+      else if (!errors.some((e) => e.message === s.reason.message)) errors.push(s.reason);
+    });
     return { videos, errors };
   }
 
@@ -222,7 +222,10 @@ export class Engine {
   }
 }
 
-/** Extraction errors do not know the composition; add the reference's location. */
+/** Problems of the machine, not of a video: reported once, without a location. */
+const GLOBAL_ERRORS = new Set(["FC_FFMPEG_MISSING", "FC_FFMPEG_TOO_OLD"]);
+
+/** Media errors do not know the composition; add the reference's location. */
 function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
   if (error.loc) return error;
   return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.message}`, { loc: ref.loc, hint: error.hint, cause: error.cause });

@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isFramecacheError } from "../src/core/errors.js";
+import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
+import { Engine } from "../src/pipeline/engine.js";
+import { silentLogger } from "../src/pipeline/logger.js";
+import { countingFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
+import { writeFiles } from "./helpers/project.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+function engine(options: FramecacheOptions = {}): Engine {
+  return new Engine({ root: dir, allow: [], options: resolveOptions({ cacheDir: join(dir, "cache"), ...options }), logger: silentLogger });
+}
+
+describe("Engine", () => {
+  it("runs one ffmpeg for videos that share a key, and extracts each distinct key once", async () => {
+    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 2 });
+    writeFiles(dir, {
+      "a.html": `<video src="clip.mp4" data-duration="1"></video><video src="./clip.mp4" data-duration="1"></video><video src="clip.mp4" data-duration="1" data-media-start="1"></video>`,
+    });
+    const ffmpeg = countingFfmpeg(dir);
+    const e = engine({ ffmpegPath: ffmpeg.path });
+    const { results, errors } = await e.run([join(dir, "a.html")]);
+    expect(errors).toEqual([]);
+    expect(ffmpeg.runs()).toBe(2);
+    expect(results.map((r) => r.cache)).toEqual(["miss", "hit", "miss"]);
+    expect(e.report).toMatchObject({ videos: 3, cacheHits: 1, cacheMisses: 2 });
+  });
+
+  it("treats a sentinel whose full key differs as a miss, never serving the wrong frames", async () => {
+    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 1 });
+    writeFiles(dir, { "a.html": `<video src="clip.mp4"></video>` });
+    const first = await engine().run([join(dir, "a.html")]);
+    const entryDir = first.results[0]!.entry.dir;
+    const sentinelFile = join(entryDir, ".hf-complete");
+    const sentinel = JSON.parse(readFileSync(sentinelFile, "utf8"));
+    // Same 16-hex prefix, different full key: what a 64-bit collision looks like.
+    writeFileSync(sentinelFile, JSON.stringify({ ...sentinel, key: sentinel.key.slice(0, 16) + "0".repeat(48) }));
+    const ffmpeg = countingFfmpeg(dir);
+    const second = await engine({ ffmpegPath: ffmpeg.path }).run([join(dir, "a.html")]);
+    expect(second.results[0]!.cache).toBe("miss");
+    expect(ffmpeg.runs()).toBe(1);
+    expect(JSON.parse(readFileSync(sentinelFile, "utf8")).key).toBe(sentinel.key);
+  });
+
+  it("honours an AbortSignal: ffmpeg is killed and no partial entry remains", async () => {
+    makeCodedVideo(join(dir, "long.mp4"), { seconds: 60, fps: 60 });
+    writeFiles(dir, { "a.html": `<video src="long.mp4"></video>` });
+    const e = engine();
+    const { videos } = await e.plan((await e.load([join(dir, "a.html")])).compositions.get(join(dir, "a.html"))!);
+    const controller = new AbortController();
+    const running = e.ensure(videos[0]!.task, controller.signal);
+    setTimeout(() => controller.abort(), 300);
+    const error = await running.catch((err: unknown) => err);
+    expect(isFramecacheError(error, "FC_CANCELLED")).toBe(true);
+    const left = readdirSync(join(dir, "cache")).filter((n) => n.startsWith("hfcache-v2-"));
+    expect(left).toEqual([]);
+  });
+
+  it("says how to install ffmpeg when none can be found", async () => {
+    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 1 });
+    writeFiles(dir, { "a.html": `<video src="clip.mp4"></video><video src="clip.mp4" data-media-start="0.5"></video>` });
+    const e = engine({ ffmpegPath: join(dir, "no-such-ffmpeg") });
+    const { errors } = await e.run([join(dir, "a.html")]);
+    // A machine problem is reported once, not once per video.
+    expect(errors.map((err) => err.code)).toEqual(["FC_FFMPEG_MISSING"]);
+    expect(errors[0]!.message).toMatch(/no-such-ffmpeg \(from the ffmpegPath option\) could not be run[\s\S]*apt-get install ffmpeg/);
+  });
+});
