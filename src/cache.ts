@@ -5,3 +5,5 @@ export { openStore, lookupEntry, publishEntry, type StoredEntry } from "./store/
 export { readSentinel, type Sentinel } from "./store/sentinel.js";
 export { Engine, type VideoResult } from "./pipeline/engine.js";
 export { resolveOptions, type FramecacheOptions } from "./core/options.js";
+export { digestFile } from "./media/digest.js";
+export { extractionArgs } from "./core/ffmpeg-args.js";
