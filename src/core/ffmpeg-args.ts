@@ -1,35 +1,53 @@
 import { framePattern } from "./frames.js";
-import type { Task } from "./plan.js";
+import { TONEMAP_OPERATOR, type Task } from "./plan.js";
 import { fpsText, fromMicros } from "./time.js";
 
 export interface FfmpegFeatures {
-  /** `-fps_mode` arrived in ffmpeg 5.1; older builds spell it `-vsync`. */
-  fpsMode: boolean;
+  /** The zscale filter (libzimg), which HDR tone mapping needs; distro builds sometimes lack it. */
+  zscale: boolean;
 }
 
-const TONEMAP =
-  "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p";
+/**
+ * HDR → SDR: linear light with BT.2408's reference white (203 cd/m²) at SDR 100 %,
+ * BT.709 primaries, then a curve that leaves everything up to 30 % of peak alone and
+ * rolls off only the highlights, so mid-tones match an SDR grade of the same scene.
+ */
+const TONEMAP = [
+  "zscale=t=linear:npl=203",
+  "format=gbrpf32le",
+  "zscale=p=bt709",
+  `tonemap=tonemap=${TONEMAP_OPERATOR}:desat=0`,
+  "zscale=t=bt709:m=bt709:r=tv",
+  "format=yuv420p",
+].join(",");
 
 /** The jpg quality scale: 100 → best (`-q:v 1`), 95 → `-q:v 2`. */
 export function jpegQscale(quality: number): number {
   return Math.min(31, Math.max(1, Math.ceil((100 - quality) / 3)));
 }
 
-/** Arguments for one extraction into `outDir`, as an array; never joined into a shell line. */
-export function extractionArgs(task: Task, outDir: string, features: FfmpegFeatures): string[] {
-  const fps = fpsText(task.fps);
-  const filters: string[] = [];
-  if (!task.variableFrameRate) filters.push(`fps=${fps}`);
+/**
+ * Arguments for one extraction into `outDir`, as an array; never joined into a shell line.
+ *
+ * Output frame i shows what the source shows at `mediaStart + i/fps`, by the fps filter's
+ * rule (the last source frame whose time rounds to at or before that tick), for constant
+ * and variable frame rates alike. For that the filter must see the frame on screen at the
+ * media start, which usually begins before it: `-noaccurate_seek` passes it through with a
+ * negative timestamp instead of dropping it, and `start_time=0` anchors tick 0 at the media
+ * start. (ffmpeg's accurate seek drops that frame, and `-fps_mode cfr` shows frames up to
+ * one tick early; both were measured frame by frame.)
+ */
+export function extractionArgs(task: Task, outDir: string): string[] {
+  const filters = [`fps=${fpsText(task.fps)}:start_time=0`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
 
   const args = ["-nostdin", "-hide_banner", "-loglevel", "error"];
   if (task.decoder) args.push("-c:v", task.decoder);
-  args.push("-ss", String(fromMicros(task.mediaStart)), "-i", `file:${task.source}`, "-t", String(fromMicros(task.span)));
-  args.push("-map", "0:v:0", "-an", "-sn", "-dn");
-  if (filters.length) args.push("-vf", filters.join(","));
-  if (task.variableFrameRate) args.push(...(features.fpsMode ? ["-fps_mode", "cfr"] : ["-vsync", "cfr"]), "-r", fps);
-  args.push("-frames:v", String(task.frameCount));
+  args.push("-noaccurate_seek", "-ss", String(fromMicros(task.seek)), "-i", `file:${task.source}`);
+  // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
+  // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
+  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(task.frameCount));
   if (task.format === "jpg") args.push("-q:v", String(jpegQscale(task.quality)));
   else args.push("-compression_level", "1");
   // The image2 muxer reads `%` in the whole path as a pattern, so a literal one is doubled.

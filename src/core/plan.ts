@@ -8,8 +8,11 @@ import { fpsValue, frameCount, fromMicros, scaleMicros, toMicros, type Micros, t
 export interface SourceInfo {
   /** Seconds of video in the source (stream duration when known, else container). */
   duration: number;
-  /** Start time of the video stream (non-zero in some MPEG-TS and edited files). */
-  startTime: number;
+  /**
+   * Seconds from the container's start, where ffmpeg's `-ss` counts from, to the first
+   * video frame (non-zero when audio starts first, as in many MPEG-TS files).
+   */
+  startOffset: number;
   variableFrameRate: boolean;
   alpha: boolean;
   hdr: boolean;
@@ -47,6 +50,8 @@ export interface Task {
   input: KeyInput;
   source: string;
   mediaStart: Micros;
+  /** Where ffmpeg seeks: the media start plus the source's start offset. */
+  seek: Micros;
   /** Span of source media covered, in microseconds. */
   span: Micros;
   fps: Rational;
@@ -56,9 +61,14 @@ export interface Task {
   quality: number;
   width?: number;
   height?: number;
+  /** Size of the frames written: the displayed (rotated) size, after the width/height options. */
+  size: { width: number; height: number };
   tonemap: boolean;
   decoder?: string;
 }
+
+/** The tone-mapping operator, as ffmpeg's tonemap filter names it and the key's `t` records it. */
+export const TONEMAP_OPERATOR = "mobius";
 
 export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, settings: PlanSettings): Task {
   const available = toMicros(Math.max(0, info.duration));
@@ -77,7 +87,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
   if (format === "jpg" && settings.quality !== DEFAULT_QUALITY) transform.q = settings.quality;
   if (settings.width) transform.w = settings.width;
   if (settings.height) transform.h = settings.height;
-  if (tonemap) transform.tonemap = "hable";
+  if (tonemap) transform.tonemap = TONEMAP_OPERATOR;
 
   const input = keyInput(
     {
@@ -98,6 +108,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     input,
     source: id.path,
     mediaStart: ref.mediaStart,
+    seek: ref.mediaStart + toMicros(info.startOffset),
     span,
     fps: settings.fps,
     format,
@@ -106,9 +117,19 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     quality: settings.quality,
     width: settings.width,
     height: settings.height,
+    size: outputSize(info, settings),
     tonemap,
     decoder: info.decoder,
   };
+}
+
+/** ffmpeg's `scale=w:-2` (or `-2:h`): the other side keeps the aspect, rounded to an even number. */
+function outputSize(info: SourceInfo, settings: PlanSettings): { width: number; height: number } {
+  const { width, height } = settings;
+  if (width && height) return { width, height };
+  if (width) return { width, height: 2 * Math.round((width * info.height) / (2 * info.width)) };
+  if (height) return { width: 2 * Math.round((height * info.width) / (2 * info.height)), height };
+  return { width: info.width, height: info.height };
 }
 
 function requireDigest(id: SourceIdentity): string {

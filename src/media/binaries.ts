@@ -7,9 +7,11 @@ export type ChosenBy = "option" | "env" | "PATH" | "npm";
 export interface Binary {
   path: string;
   chosenBy: ChosenBy;
-  /** `[major, minor]`, or undefined for builds that print a git revision instead. */
+  /** `[major, minor]`; git snapshots (`N-47683-g…`) get `[major, 0]` from their libavformat. */
   version?: [number, number];
   versionText: string;
+  /** The build's `-version` output, which also lists its configure flags. */
+  banner: string;
 }
 
 export interface Binaries {
@@ -50,7 +52,7 @@ async function locate(options: BinaryOptions, env: NodeJS.ProcessEnv): Promise<B
     find("ffmpeg", options.ffmpegPath, env.FFMPEG_PATH, "@ffmpeg-installer/ffmpeg", env),
     find("ffprobe", options.ffprobePath, env.FFPROBE_PATH, "@ffprobe-installer/ffprobe", env),
   ]);
-  return { ffmpeg, ffprobe, features: { fpsMode: atLeast(ffmpeg.version, [5, 1]) } };
+  return { ffmpeg, ffprobe, features: { zscale: ffmpeg.banner.includes("--enable-libzimg") } };
 }
 
 async function find(
@@ -86,14 +88,24 @@ async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS
     });
   }
   const versionText = /version (\S+)/.exec(result.stdout)?.[1] ?? "unknown";
-  const m = /^n?(\d+)\.(\d+)/.exec(versionText);
-  const version: [number, number] | undefined = m ? [Number(m[1]), Number(m[2])] : undefined;
+  const version = releaseVersion(versionText) ?? snapshotVersion(result.stdout);
   if (version && !atLeast(version, MIN_VERSION)) {
     throw new FramecacheError("FC_FFMPEG_TOO_OLD", `${name} ${versionText} at ${path} is too old; ${MIN_VERSION.join(".")} or newer is needed`, {
       hint: INSTALL_HINT,
     });
   }
-  return { path, chosenBy, version, versionText };
+  return { path, chosenBy, version, versionText, banner: result.stdout };
+}
+
+function releaseVersion(text: string): [number, number] | undefined {
+  const m = /^n?(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Git snapshots name no release; libavformat's major is the release's major + 54 (58 → 4.x … 61 → 7.x). */
+function snapshotVersion(banner: string): [number, number] | undefined {
+  const m = /^libavformat\s+(\d+)\./m.exec(banner);
+  return m && Number(m[1]) >= 56 ? [Number(m[1]) - 54, 0] : undefined;
 }
 
 async function npmBinary(pkg: string): Promise<string | undefined> {
@@ -105,7 +117,7 @@ async function npmBinary(pkg: string): Promise<string | undefined> {
   }
 }
 
-/** Unknown versions (git builds) are assumed current. */
+/** Unknown versions are assumed current. */
 function atLeast(version: [number, number] | undefined, min: [number, number]): boolean {
   if (!version) return true;
   return version[0] > min[0] || (version[0] === min[0] && version[1] >= min[1]);

@@ -20,7 +20,12 @@ export interface ExtractOptions {
  * a source that ends early has its last frame held.
  */
 export async function extractFrames(binaries: Binaries, task: Task, dir: string, options: ExtractOptions = {}): Promise<void> {
-  const args = extractionArgs(task, dir, binaries.features);
+  if (task.tonemap && !binaries.features.zscale) {
+    throw new FramecacheError("FC_FFMPEG_FAILED", `${task.source} is HDR and needs tone mapping, but ${binaries.ffmpeg.path} was built without zscale (libzimg)`, {
+      hint: 'Use an ffmpeg built with --enable-libzimg (Debian/Ubuntu 22.04+, Homebrew and static builds have it), or format "png" to keep the source\'s values untouched.',
+    });
+  }
+  const args = extractionArgs(task, dir);
   options.onSpawn?.(args);
   const result = await execa(binaries.ffmpeg.path, args, {
     reject: false,

@@ -47,7 +47,17 @@ export async function probeSource(
   if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   const parsed = result.exitCode === 0 ? (JSON.parse(result.stdout) as ProbeOutput) : undefined;
   const stream = parsed?.streams?.[0];
-  const duration = firstFinite(stream?.duration, parsed?.format?.duration, stream?.tags?.DURATION && hms(stream.tags.DURATION));
+  // ffmpeg's -ss counts from the container's start; a media start counts from the first video frame.
+  const streamStart = firstFinite(stream?.start_time);
+  const containerStart = firstFinite(parsed?.format?.start_time) ?? streamStart ?? 0;
+  const startOffset = Math.max(0, (streamStart ?? containerStart) - containerStart);
+  // The video stream's own length: audio or subtitles often run on past it, so the
+  // container's duration is the last resort. Matroska's DURATION tag is the stream's end time.
+  const duration = firstFinite(
+    stream?.duration,
+    stream?.tags?.DURATION && hms(stream.tags.DURATION) - (streamStart ?? 0),
+    parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
+  );
   if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
     const why = result.exitCode !== 0 ? (result.stderr || "ffprobe failed").split("\n")[0] : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
     throw new FramecacheError("FC_NOT_A_VIDEO", `${label.what} is not a readable video: ${why}`, {
@@ -62,7 +72,7 @@ export async function probeSource(
   const alpha = ALPHA_PIX_FMT.test(stream.pix_fmt ?? "") || alphaTag;
   return {
     duration,
-    startTime: firstFinite(stream.start_time, parsed?.format?.start_time) ?? 0,
+    startOffset,
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),

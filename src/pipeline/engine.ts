@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
-import { FramecacheError } from "../core/errors.js";
+import { FramecacheError, formatLocation } from "../core/errors.js";
 import type { ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
@@ -134,6 +134,11 @@ export class Engine {
     );
     if (this.config.options.key === "content") {
       identity.digest = await this.memo(this.digests, memo, "hashMs", () => digestFile(path));
+    }
+    if (info.alpha && format === "jpg") {
+      this.logger.warn(
+        `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
+      );
     }
     const o = this.config.options;
     return planTask(ref, identity, info, {

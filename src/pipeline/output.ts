@@ -36,6 +36,9 @@ export interface ManifestVideo {
   fps: number | string;
   format: string;
   frameCount: number;
+  /** Size of the frames: the displayed size (rotation applied), after the width/height options. */
+  width: number;
+  height: number;
   entry: string;
   frames: string;
   cache: VideoResult["cache"];
@@ -52,6 +55,8 @@ export function manifestVideo(v: VideoResult, assetsDir: string): ManifestVideo 
     fps: fpsValue(v.task.fps),
     format: v.entry.format,
     frameCount: v.entry.frames,
+    width: v.task.size.width,
+    height: v.task.size.height,
     entry: v.entry.name,
     frames: `${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`,
     cache: v.cache,

@@ -3,47 +3,69 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync, existsSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Width of one bit column in a coded frame; 12 bits count up to 4095 frames. */
-const BIT_WIDTH = 16;
-const BITS = 12;
-export const CODED_SIZE = { width: BIT_WIDTH * BITS, height: 32 };
+/** How a coded video draws its frame number: `bits` columns of `bitWidth` pixels, black = 0, white = 1. */
+export interface CodedLayout {
+  bits: number;
+  bitWidth: number;
+  height: number;
+}
+
+/** 12 bits count up to 4095 frames. */
+export const DEFAULT_LAYOUT: CodedLayout = { bits: 12, bitWidth: 16, height: 32 };
+export const CODED_SIZE = codedSize(DEFAULT_LAYOUT);
+
+export function codedSize(layout: CodedLayout): { width: number; height: number } {
+  return { width: layout.bits * layout.bitWidth, height: layout.height };
+}
 
 export interface CodedVideoOptions {
   seconds: number;
   /** Source frame rate, integer or "num/den". */
   fps?: number | string;
+  /** Encoder arguments (and any extra output options) placed before the file name. */
   codec?: string[];
+  /** Filters applied after the coded pattern is drawn (e.g. `select=…`). */
+  filters?: string;
+  layout?: CodedLayout;
 }
+
+const X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"];
 
 /**
  * A video whose frame N shows N in binary, one black or white column per bit,
  * so any extracted still can be traced to the source frame it came from.
  */
-export function makeCodedVideo(file: string, { seconds, fps = 30, codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"] }: CodedVideoOptions): string {
-  const { width, height } = CODED_SIZE;
-  const lum = `if(bitand(N\\,pow(2\\,floor(X/${BIT_WIDTH})))\\,235\\,16)`;
-  execFileSync("ffmpeg", [
-    "-v", "error", "-y",
-    "-f", "lavfi", "-i", `color=c=black:s=${width}x${height}:r=${fps}:d=${seconds},geq=lum='${lum}':cb=128:cr=128`,
-    ...codec,
-    file,
-  ]);
+export function makeCodedVideo(file: string, { seconds, fps = 30, codec = X264, filters, layout = DEFAULT_LAYOUT }: CodedVideoOptions): string {
+  const { width, height } = codedSize(layout);
+  const lum = `if(bitand(N\\,pow(2\\,floor(X/${layout.bitWidth})))\\,235\\,16)`;
+  const graph = `color=c=black:s=${width}x${height}:r=${fps}:d=${seconds},geq=lum='${lum}':cb=128:cr=128${filters ? `,${filters}` : ""}`;
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", graph, ...codec, file]);
   return file;
 }
 
-/** Source frame numbers shown by `frame_00001.<ext>`… in `dir`, decoded in one ffmpeg pass. */
-export function readFrameNumbers(dir: string, ext = "jpg"): number[] {
-  const { width, height } = CODED_SIZE;
-  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", join(dir, `frame_%05d.${ext}`), "-f", "rawvideo", "-pix_fmt", "gray", "-"], {
+export interface ReadOptions {
+  layout?: CodedLayout;
+  /** A filter that turns the extracted frames back into the coded layout (e.g. `transpose=2` for a rotated source). */
+  filter?: string;
+}
+
+/**
+ * Source frame numbers shown by `frame_00001.<ext>`… in `dir`, decoded in one ffmpeg pass.
+ * Frames are scaled back to the coded size first, so downscaled output reads too.
+ */
+export function readFrameNumbers(dir: string, ext = "jpg", { layout = DEFAULT_LAYOUT, filter }: ReadOptions = {}): number[] {
+  const { width, height } = codedSize(layout);
+  const vf = [filter, `scale=${width}:${height}:flags=neighbor`].filter(Boolean).join(",");
+  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", join(dir, `frame_%05d.${ext}`), "-vf", vf, "-f", "rawvideo", "-pix_fmt", "gray", "-"], {
     maxBuffer: 1 << 30,
   });
   const frameBytes = width * height;
   const numbers: number[] = [];
   for (let offset = 0; offset + frameBytes <= raw.length; offset += frameBytes) {
     let n = 0;
-    for (let bit = 0; bit < BITS; bit++) {
-      const x = bit * BIT_WIDTH + BIT_WIDTH / 2;
-      if (raw[offset + (height / 2) * width + x]! > 128) n |= 1 << bit;
+    for (let bit = 0; bit < layout.bits; bit++) {
+      const x = bit * layout.bitWidth + Math.floor(layout.bitWidth / 2);
+      if (raw[offset + Math.floor(height / 2) * width + x]! > 128) n |= 1 << bit;
     }
     numbers.push(n);
   }

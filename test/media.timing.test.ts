@@ -1,0 +1,150 @@
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FFMPEG_BUILDS } from "./helpers/builds.js";
+import { runEngine, videoTag, type EngineOptions } from "./helpers/engine.js";
+import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+const clip = (name: string) => join(dir, name);
+
+interface SourceFrame {
+  /** The number the frame shows. */
+  n: number;
+  /** Its time in the source, in seconds. */
+  t: number;
+}
+
+const constantRate = (fps: number, count: number): SourceFrame[] => range(0, count).map((n) => ({ n, t: n / fps }));
+
+/**
+ * The reference the tests hold extraction to, ffmpeg's fps filter: a source frame lands on
+ * tick round((t − start)·fps), halves away from zero, and tick i shows the last frame landing
+ * on or before it.
+ */
+function fpsFilterPick(frames: SourceFrame[], start: number, fps: number, ticks: number): number[] {
+  const tickOf = (t: number) => {
+    const x = (t - start) * fps;
+    return Math.sign(x) * Math.floor(Math.abs(x) + 0.5 + 1e-9);
+  };
+  return range(0, ticks).map((i) => frames.filter((f) => tickOf(f.t) <= i).at(-1)!.n);
+}
+
+describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => {
+  const extract = (videos: string[], options: EngineOptions = {}) =>
+    runEngine(dir, videos, { ffmpegPath: build.ffmpegPath, ffprobePath: build.ffprobePath, ...options });
+
+  it("keeps NTSC rates exact: a media start of 1.001 s at 30000/1001 starts on source frame 30", async () => {
+    makeCodedVideo(clip("ntsc.mp4"), { seconds: 3, fps: "30000/1001" });
+    const run = await extract([videoTag("a", "ntsc.mp4", { "data-duration": "1.001", "data-media-start": "1.001" })], { dataFps: "30000/1001" });
+    expect(run.errors).toEqual([]);
+    const a = run.byId.a!;
+    expect(a.task.input.f).toBe("30000/1001");
+    expect(a.entry.frames).toBe(30);
+    expect(readFrameNumbers(a.entry.dir)).toEqual(range(30, 30));
+  });
+
+  it("keeps 24000/1001 exact over the rest of the source (natural duration)", async () => {
+    // 72 frames at 24000/1001 last 3.003 s; from 2.002 s (frame 48) the rest is 24 frames.
+    makeCodedVideo(clip("film.mp4"), { seconds: 3, fps: "24000/1001" });
+    const run = await extract([videoTag("a", "film.mp4", { "data-media-start": "2.002" })], { dataFps: "24000/1001" });
+    expect(run.errors).toEqual([]);
+    const a = run.byId.a!;
+    expect(a.task.input).toMatchObject({ ms: 2.002, d: 1.001, f: "24000/1001" });
+    expect(readFrameNumbers(a.entry.dir)).toEqual(range(48, 24));
+  });
+
+  it("15 fps from a 30 fps source shows every second frame", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "2", "data-media-start": "1" })], { dataFps: 15 });
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(0, 30).map((i) => 30 + 2 * i));
+  });
+
+  it("60 fps from a 30 fps source shows every frame twice", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 2 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "1" })], { dataFps: 60 });
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(0, 60).map((i) => Math.floor(i / 2)));
+  });
+
+  it("24 fps from a 30 fps source follows the fps filter: the last source frame that rounds to each output tick", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 3 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "2" })], { dataFps: 24 });
+    const expected = fpsFilterPick(constantRate(30, 90), 0, 24, 48);
+    expect(expected.slice(0, 6)).toEqual([0, 1, 3, 4, 5, 6]);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(expected);
+  });
+
+  it("a 3 s clip from 2 s into a 4 s source holds source frame 119 for its last 30 frames", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "3", "data-media-start": "2" })]);
+    expect(run.errors).toEqual([]);
+    expect(run.byId.a!.entry.frames).toBe(90);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual([...range(60, 60), ...Array(30).fill(119)]);
+  });
+
+  it("natural duration is the rest of the source", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-media-start": "1.5" })]);
+    expect(run.byId.a!.task.input.d).toBe(2.5);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(45, 75));
+  });
+
+  it("a media start at or past the end of the source is FC_MEDIA_START_PAST_END at the video's location", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 2 });
+    const run = await extract([
+      videoTag("at", "c.mp4", { "data-duration": "1", "data-media-start": "2" }),
+      videoTag("past", "c.mp4", { "data-media-start": "7.5" }),
+    ]);
+    expect(run.byId).toEqual({});
+    expect(run.errors.map((e) => [e.code, e.loc?.line, e.loc?.column])).toEqual([
+      ["FC_MEDIA_START_PAST_END", 3, 3],
+      ["FC_MEDIA_START_PAST_END", 4, 3],
+    ]);
+    expect(run.errors[1]!.message).toMatch(/index\.html:4:3: video "past" \(c\.mp4\) starts 7\.5 s into a source that is only 2 s long/);
+  });
+
+  it("extracts a variable-rate source in one cfr pass and counts its frames with the ceiling rule", async () => {
+    // 2 s at 30 fps, then 2 s at 10 fps (every third frame kept): r_frame_rate 30, avg_frame_rate ≈ 21.
+    makeCodedVideo(clip("vfr.mp4"), {
+      seconds: 4,
+      filters: "select='lt(n\\,60)+not(mod(n-60\\,3))'",
+      codec: ["-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
+    });
+    const run = await extract([
+      videoTag("a", "vfr.mp4", { "data-duration": "1.01", "data-media-start": "1.5" }),
+      // Starts between two source frames: frame 60 (2.0 s) is on screen, 63 comes at 2.1 s.
+      videoTag("b", "vfr.mp4", { "data-duration": "0.5", "data-media-start": "2.05" }),
+    ]);
+    expect(run.errors).toEqual([]);
+    const { a, b } = run.byId;
+    expect(a!.task.variableFrameRate).toBe(true);
+    // 1.01 s × 30 = 30.3 frames: a constant-rate source would round to 30, a variable one takes 31.
+    expect(a!.entry.frames).toBe(31);
+    // Frames 0-59 every 1/30 s, then 60, 63, … every 0.1 s.
+    const vfrFrames = range(0, 80).map((k) => (k < 60 ? { n: k, t: k / 30 } : { n: 60 + 3 * (k - 60), t: 2 + (k - 60) / 10 }));
+    expect(readFrameNumbers(a!.entry.dir)).toEqual(fpsFilterPick(vfrFrames, 1.5, 30, 31));
+    expect(readFrameNumbers(b!.entry.dir)).toEqual(fpsFilterPick(vfrFrames, 2.05, 30, 15));
+    expect(readFrameNumbers(b!.entry.dir).slice(0, 6)).toEqual([60, 60, 63, 63, 63, 66]);
+  });
+
+  it("a media start between two source frames starts on the frame on screen then", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 2 });
+    // 0.04 s: frame 1 (0.033 s) is on screen; 1.02 s: frame 31 (1.033 s) is nearer than 30 and the fps filter rounds to it.
+    const run = await extract([
+      videoTag("a", "c.mp4", { "data-duration": "0.5", "data-media-start": "0.04" }),
+      videoTag("b", "c.mp4", { "data-duration": "0.5", "data-media-start": "1.02" }),
+    ]);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(1, 15));
+    expect(readFrameNumbers(run.byId.b!.entry.dir)).toEqual(range(31, 15));
+  });
+
+  it("runs the ffmpeg it was given", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 1 });
+    const run = await extract([videoTag("a", "c.mp4")]);
+    expect(run.ffmpeg.path).toBe(build.ffmpegPath ?? "ffmpeg");
+    expect(run.ffmpeg.version![0]).toBeGreaterThanOrEqual(4);
+  });
+});
