@@ -1,8 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FFMPEG_BUILDS } from "./helpers/builds.js";
 import { runEngine, videoTag, type EngineOptions } from "./helpers/engine.js";
-import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { ffmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -146,5 +148,55 @@ describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => 
     const run = await extract([videoTag("a", "c.mp4")]);
     expect(run.ffmpeg.path).toBe(build.ffmpegPath ?? "ffmpeg");
     expect(run.ffmpeg.version![0]).toBeGreaterThanOrEqual(4);
+  });
+
+  it("counts a media start from the first video frame, when the container starts elsewhere (MPEG-TS)", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    // A plain MPEG-TS starts its clock at about 1.4 s; in this one the audio also starts 1 s before the video.
+    ffmpeg("-i", clip("c.mp4"), "-c", "copy", clip("c.ts"));
+    ffmpeg("-f", "lavfi", "-i", "sine=d=5", "-itsoffset", "1", "-i", clip("c.mp4"), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "mp2", clip("late.ts"));
+    const run = await extract([
+      videoTag("ts", "c.ts", { "data-duration": "1", "data-media-start": "1" }),
+      videoTag("late", "late.ts", { "data-media-start": "0.5" }),
+    ]);
+    if (build.legacy) {
+      // That package's ffprobe (a 2023 static snapshot) crashes on every MPEG-TS file: a clear error, no frames.
+      expect(run.errors.map((e) => [e.code, /ffprobe crashed \(SIGSEGV\)/.test(e.message)])).toEqual([
+        ["FC_NOT_A_VIDEO", true],
+        ["FC_NOT_A_VIDEO", true],
+      ]);
+      return;
+    }
+    expect(run.errors).toEqual([]);
+    const { ts, late } = run.byId;
+    expect(readFrameNumbers(ts!.entry.dir)).toEqual(range(30, 30));
+    // The rest of the video after 0.5 s is 3.5 s (the audio's extra second is not video).
+    expect(late!.task.input.d).toBe(3.5);
+    expect(readFrameNumbers(late!.entry.dir)).toEqual(range(15, 105));
+  });
+
+  it("takes the natural duration from the video stream when audio runs longer (mp4, mkv)", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    ffmpeg("-i", clip("c.mp4"), "-f", "lavfi", "-i", "sine=d=6", "-c:v", "copy", "-c:a", "aac", "-shortest", "-t", "6", clip("av.mp4"));
+    // Matroska keeps the video's length in a DURATION tag, as its end time; opus' pre-skip moves the video start.
+    ffmpeg("-i", clip("c.mp4"), "-f", "lavfi", "-i", "sine=d=6", "-c:v", "copy", "-c:a", "libopus", clip("av.mkv"));
+    const run = await extract([videoTag("mp4", "av.mp4", { "data-media-start": "2" }), videoTag("mkv", "av.mkv", { "data-media-start": "2" })]);
+    expect(run.errors).toEqual([]);
+    for (const v of [run.byId.mp4!, run.byId.mkv!]) {
+      expect(v.task.input.d).toBeCloseTo(2, 2);
+      expect(readFrameNumbers(v.entry.dir)).toEqual(range(60, 60));
+    }
+  });
+
+  it("measures a source that carries no duration (a webm written as a stream, as MediaRecorder does)", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 4 });
+    const webm = ffmpeg("-i", clip("c.mp4"), "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "1M", "-f", "webm", "pipe:1");
+    writeFileSync(clip("live.webm"), webm);
+    const declared = execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration:stream=duration:stream_tags=DURATION", "-of", "json", clip("live.webm")]);
+    expect(JSON.parse(declared.toString())).toEqual({ programs: [], streams: [{ tags: {} }], format: {} });
+    const run = await extract([videoTag("a", "live.webm", { "data-media-start": "3" })]);
+    expect(run.errors).toEqual([]);
+    expect(run.byId.a!.task.input.d).toBeCloseTo(1, 2);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(90, 30));
   });
 });

@@ -32,19 +32,21 @@ export function jpegQscale(quality: number): number {
  * Output frame i shows what the source shows at `mediaStart + i/fps`, by the fps filter's
  * rule (the last source frame whose time rounds to at or before that tick), for constant
  * and variable frame rates alike. For that the filter must see the frame on screen at the
- * media start, which usually begins before it: `-noaccurate_seek` passes it through with a
- * negative timestamp instead of dropping it, and `start_time=0` anchors tick 0 at the media
- * start. (ffmpeg's accurate seek drops that frame, and `-fps_mode cfr` shows frames up to
- * one tick early; both were measured frame by frame.)
+ * media start, which usually begins before it: `-noaccurate_seek` passes it on instead of
+ * dropping it, and with the source's own timestamps (`-copyts`) shifted so the media start
+ * is 0, `start_time=0` puts tick 0 there. (ffmpeg's accurate seek drops that frame, its own
+ * timestamp shift differs between containers, and `-fps_mode cfr` shows frames up to a tick
+ * early; all measured frame by frame.) Containers whose seeks miss are decoded from the start.
  */
 export function extractionArgs(task: Task, outDir: string): string[] {
-  const filters = [`fps=${fpsText(task.fps)}:start_time=0`];
+  const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=0`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
 
-  const args = ["-nostdin", "-hide_banner", "-loglevel", "error"];
+  const args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-copyts"];
   if (task.decoder) args.push("-c:v", task.decoder);
-  args.push("-noaccurate_seek", "-ss", String(fromMicros(task.seek)), "-i", `file:${task.source}`);
+  if (task.seekable) args.push("-noaccurate_seek", "-ss", String(fromMicros(task.seek)));
+  args.push("-i", `file:${task.source}`);
   // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
   // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
   args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(task.frameCount));

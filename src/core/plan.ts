@@ -8,11 +8,15 @@ import { fpsValue, frameCount, fromMicros, scaleMicros, toMicros, type Micros, t
 export interface SourceInfo {
   /** Seconds of video in the source (stream duration when known, else container). */
   duration: number;
+  /** Timestamp of the first video frame (1.4 s in a typical MPEG-TS): a media start counts from it. */
+  startTime: number;
   /**
    * Seconds from the container's start, where ffmpeg's `-ss` counts from, to the first
-   * video frame (non-zero when audio starts first, as in many MPEG-TS files).
+   * video frame (non-zero when audio starts first).
    */
   startOffset: number;
+  /** ffmpeg's input `-ss` lands exactly in this container (not so in MPEG-TS/PS and raw streams). */
+  seekable: boolean;
   variableFrameRate: boolean;
   alpha: boolean;
   hdr: boolean;
@@ -50,8 +54,12 @@ export interface Task {
   input: KeyInput;
   source: string;
   mediaStart: Micros;
-  /** Where ffmpeg seeks: the media start plus the source's start offset. */
+  /** Where ffmpeg's input `-ss` goes: the media start, counted from the container's start. */
   seek: Micros;
+  /** The source timestamp that becomes frame 1's time: the media start, counted from the first video frame. */
+  origin: Micros;
+  /** Seek with input `-ss`; otherwise decode from the start and drop what comes before `seek`. */
+  seekable: boolean;
   /** Span of source media covered, in microseconds. */
   span: Micros;
   fps: Rational;
@@ -109,6 +117,8 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     source: id.path,
     mediaStart: ref.mediaStart,
     seek: ref.mediaStart + toMicros(info.startOffset),
+    origin: ref.mediaStart + toMicros(info.startTime),
+    seekable: info.seekable,
     span,
     fps: settings.fps,
     format,

@@ -19,11 +19,17 @@ interface ProbeStream {
 
 interface ProbeOutput {
   streams?: ProbeStream[];
-  format?: { duration?: string; start_time?: string };
+  format?: { format_name?: string; duration?: string; start_time?: string };
+  packets?: { pts_time?: string; duration_time?: string }[];
 }
 
 const ALPHA_PIX_FMT = /^(yuva|rgba|bgra|argb|abgr|gbrap|ya[0-9]|pal8|rgb32|bgr32)/;
 const HDR_TRANSFERS = new Set(["smpte2084", "arib-std-b67"]);
+/**
+ * Demuxers without an index, whose seeks land by byte-position estimate: MPEG-TS lands on
+ * the next keyframe after the target, MPEG-PS a frame or two off. Measured; see the tests.
+ */
+const INEXACT_SEEK = new Set(["mpegts", "mpegtsraw", "mpeg", "mpegvideo", "h264", "hevc", "m4v"]);
 
 /** Probe a source's first video stream. `label` names the video in errors. */
 export async function probeSource(
@@ -32,18 +38,9 @@ export async function probeSource(
   label: { what: string; loc?: SourceLocation },
   signal?: AbortSignal,
 ): Promise<SourceInfo> {
-  const result = await execa(
-    binaries.ffprobe.path,
-    [
-      "-v", "error",
-      "-select_streams", "v:0",
-      "-show_entries",
-      "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=duration,start_time",
-      "-of", "json",
-      `file:${file}`,
-    ],
-    { reject: false, cancelSignal: signal, timeout: 60_000, stdin: "ignore" },
-  );
+  const entries =
+    "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
+  const result = await ffprobe(binaries, file, ["-show_entries", entries], signal);
   if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   const parsed = result.exitCode === 0 ? (JSON.parse(result.stdout) as ProbeOutput) : undefined;
   const stream = parsed?.streams?.[0];
@@ -53,13 +50,15 @@ export async function probeSource(
   const startOffset = Math.max(0, (streamStart ?? containerStart) - containerStart);
   // The video stream's own length: audio or subtitles often run on past it, so the
   // container's duration is the last resort. Matroska's DURATION tag is the stream's end time.
-  const duration = firstFinite(
-    stream?.duration,
-    stream?.tags?.DURATION && hms(stream.tags.DURATION) - (streamStart ?? 0),
-    parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
-  );
+  const duration =
+    firstFinite(
+      stream?.duration,
+      stream?.tags?.DURATION && hms(stream.tags.DURATION) - (streamStart ?? 0),
+      parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
+    ) ?? (stream ? await measureDuration(binaries, file, streamStart ?? containerStart, signal) : undefined);
   if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
-    const why = result.exitCode !== 0 ? (result.stderr || "ffprobe failed").split("\n")[0] : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
+    const failed = result.signal ? `ffprobe crashed (${result.signal})` : (String(result.stderr ?? "") || "ffprobe failed").split("\n")[0];
+    const why = result.exitCode !== 0 ? failed : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
     throw new FramecacheError("FC_NOT_A_VIDEO", `${label.what} is not a readable video: ${why}`, {
       loc: label.loc,
       hint: "Point src at a video file (mp4, webm, mov…); re-export the file if it is truncated or damaged.",
@@ -72,7 +71,9 @@ export async function probeSource(
   const alpha = ALPHA_PIX_FMT.test(stream.pix_fmt ?? "") || alphaTag;
   return {
     duration,
+    startTime: streamStart ?? containerStart,
     startOffset,
+    seekable: !(parsed?.format?.format_name ?? "").split(",").some((name) => INEXACT_SEEK.has(name)),
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
@@ -80,6 +81,30 @@ export async function probeSource(
     height: rotation === 90 ? stream.width : stream.height,
     decoder: alphaTag ? (stream.codec_name === "vp8" ? "libvpx" : stream.codec_name === "vp9" ? "libvpx-vp9" : undefined) : undefined,
   };
+}
+
+function ffprobe(binaries: Binaries, file: string, args: string[], signal?: AbortSignal) {
+  return execa(binaries.ffprobe.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
+    reject: false,
+    cancelSignal: signal,
+    timeout: 60_000,
+    stdin: "ignore",
+  });
+}
+
+/**
+ * Files written as a stream (MediaRecorder's webm, for one) carry no duration at all:
+ * read the video packets' times to the end, which demuxes but decodes nothing.
+ */
+async function measureDuration(binaries: Binaries, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
+  const result = await ffprobe(binaries, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
+  if (result.exitCode !== 0) return undefined;
+  let end: number | undefined;
+  for (const packet of (JSON.parse(result.stdout) as ProbeOutput).packets ?? []) {
+    const pts = Number(packet.pts_time);
+    if (Number.isFinite(pts)) end = Math.max(end ?? pts, pts + (Number(packet.duration_time) || 0));
+  }
+  return end === undefined ? undefined : end - start;
 }
 
 function rate(text: string | undefined): number {

@@ -39,8 +39,13 @@ export function makeCodedVideo(file: string, { seconds, fps = 30, codec = X264, 
   const { width, height } = codedSize(layout);
   const lum = `if(bitand(N\\,pow(2\\,floor(X/${layout.bitWidth})))\\,235\\,16)`;
   const graph = `color=c=black:s=${width}x${height}:r=${fps}:d=${seconds},geq=lum='${lum}':cb=128:cr=128${filters ? `,${filters}` : ""}`;
-  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", graph, ...codec, file]);
+  ffmpeg("-f", "lavfi", "-i", graph, ...codec, file);
   return file;
+}
+
+/** Run the ffmpeg on PATH to make test media (`-v error -y` added); returns what it wrote to stdout. */
+export function ffmpeg(...args: string[]): Buffer {
+  return execFileSync("ffmpeg", ["-v", "error", "-y", ...args], { maxBuffer: 1 << 30 });
 }
 
 export interface ReadOptions {
