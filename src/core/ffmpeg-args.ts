@@ -50,7 +50,8 @@ export function extractionArgs(task: Task, outDir: string): string[] {
   // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
   // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
   args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(task.frameCount));
-  if (task.format === "jpg") args.push("-q:v", String(jpegQscale(task.quality)));
+  // ffmpeg clamps -q:v to its default -qmin of 2, which would make quality 97-100 the same as 95.
+  if (task.format === "jpg") args.push("-qmin", "1", "-q:v", String(jpegQscale(task.quality)));
   else args.push("-compression_level", "1");
   // The image2 muxer reads `%` in the whole path as a pattern, so a literal one is doubled.
   args.push("-y", `${outDir.replaceAll("%", "%%")}/${framePattern(task.format)}`);

@@ -98,3 +98,15 @@ export function countingFfmpeg(dir: string): { path: string; runs: () => number 
   chmodSync(path, 0o755);
   return { path, runs: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0) };
 }
+
+/** Width and height of an image or video file, as ffprobe reads them. */
+export function imageSize(file: string): { width: number; height: number } {
+  const out = execFileSync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "json", file]);
+  const stream = (JSON.parse(out.toString()) as { streams: { width: number; height: number }[] }).streams[0]!;
+  return { width: stream.width, height: stream.height };
+}
+
+/** The decoded pixels of one image, as `rgba` (4 bytes a pixel) or `gray` (1 byte). */
+export function rawPixels(file: string, pixFmt: "rgba" | "gray"): Buffer {
+  return ffmpeg("-i", file, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1");
+}
