@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName, SENTINEL } from "../core/frames.js";
@@ -40,15 +39,29 @@ export async function readSentinel(entryDir: string): Promise<SentinelRead> {
   }
 }
 
-/** Digest and byte total of frames 1..count, read one file at a time. */
+/** Frames read ahead while hashing; bounds memory to this many frames. */
+const READ_AHEAD = 8;
+
+/**
+ * Digest and byte total of frames 1..count, hashed in order. A few reads run ahead of
+ * the hash: one file at a time spends its time waiting (100 001 small frames: 21 s, 9 s so).
+ */
 export async function digestFrames(dir: string, count: number, format: FrameFormat): Promise<{ digest: string; bytes: number }> {
   const hash = createHash("sha256");
   let bytes = 0;
+  const reads: Promise<Buffer>[] = [];
+  let next = 1;
+  const readNext = () => {
+    const read = readFile(join(dir, frameFileName(next++, format)));
+    read.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
+    reads.push(read);
+  };
+  while (next <= Math.min(count, READ_AHEAD)) readNext();
   for (let i = 1; i <= count; i++) {
-    for await (const chunk of createReadStream(join(dir, frameFileName(i, format)))) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
+    const frame = await reads.shift()!;
+    if (next <= count) readNext();
+    hash.update(frame);
+    bytes += frame.length;
   }
   return { digest: hash.digest("hex"), bytes };
 }

@@ -50,6 +50,9 @@ export function ffmpeg(...args: string[]): Buffer {
 
 export interface ReadOptions {
   layout?: CodedLayout;
+  /** Read `count` frames from frame number `from` on, rather than all of them. */
+  from?: number;
+  count?: number;
   /** A filter that turns the extracted frames back into the coded layout (e.g. `transpose=2` for a rotated source). */
   filter?: string;
 }
@@ -58,12 +61,11 @@ export interface ReadOptions {
  * Source frame numbers shown by `frame_00001.<ext>`… in `dir`, decoded in one ffmpeg pass.
  * Frames are scaled back to the coded size first, so downscaled output reads too.
  */
-export function readFrameNumbers(dir: string, ext = "jpg", { layout = DEFAULT_LAYOUT, filter }: ReadOptions = {}): number[] {
+export function readFrameNumbers(dir: string, ext = "jpg", { layout = DEFAULT_LAYOUT, filter, from = 1, count }: ReadOptions = {}): number[] {
   const { width, height } = codedSize(layout);
   const vf = [filter, `scale=${width}:${height}:flags=neighbor`].filter(Boolean).join(",");
-  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", join(dir, `frame_%05d.${ext}`), "-vf", vf, "-f", "rawvideo", "-pix_fmt", "gray", "-"], {
-    maxBuffer: 1 << 30,
-  });
+  const limit = count === undefined ? [] : ["-frames:v", String(count)];
+  const raw = ffmpeg("-start_number", String(from), "-i", join(dir, `frame_%05d.${ext}`), "-vf", vf, ...limit, "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1");
   const frameBytes = width * height;
   const numbers: number[] = [];
   for (let offset = 0; offset + frameBytes <= raw.length; offset += frameBytes) {
@@ -81,8 +83,8 @@ export function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
 }
 
-export function tempDir(prefix = "framecache-test-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+export function tempDir(prefix = "framecache-test-", base = tmpdir()): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(base, prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
