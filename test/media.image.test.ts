@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -189,4 +189,19 @@ describe.each(FFMPEG_BUILDS)("frame pixels with ffmpeg from $label", (build) => 
     expect(q50).toBeLessThan(0.6 * q95);
     expect(q100).toBeGreaterThan(q95);
   });
+});
+
+it("refuses to tone-map with an ffmpeg built without zscale, and says what to do", async () => {
+  // The one failure injected: a real ffmpeg whose -version hides libzimg, as distro builds without it print.
+  const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
+  const fake = join(dir, "ffmpeg-without-zimg");
+  writeFileSync(fake, `#!/bin/sh\nif [ "$1" = "-version" ]; then "${real}" -version | sed 's/--enable-libzimg//'; exit 0; fi\nexec "${real}" "$@"\n`);
+  chmodSync(fake, 0o755);
+  ffmpeg("-f", "lavfi", "-i", GREY_BARS,
+    "-vf", "zscale=tin=bt709:pin=bt709:min=gbr:t=smpte2084:p=bt2020:m=bt2020nc:r=tv:npl=203,format=yuv420p10le",
+    "-c:v", "libx265", "-x265-params", "log-level=error", "-color_trc", "smpte2084", clip("pq.mp4"));
+  const run = await runEngine(dir, [videoTag("pq", "pq.mp4", { "data-duration": "0.1" })], { ffmpegPath: fake });
+  expect(run.errors.map((e) => e.code)).toEqual(["FC_FFMPEG_FAILED"]);
+  expect(run.errors[0]!.message).toMatch(/index\.html:3:3: .*is HDR and needs tone mapping, but .*ffmpeg-without-zimg was built without zscale/);
+  expect(run.errors[0]!.hint).toMatch(/--enable-libzimg/);
 });
