@@ -11,6 +11,7 @@ import { locateBinaries, type Binaries } from "../media/binaries.js";
 import { digestFile } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
+import { openRemote, type RemoteCache } from "../store/remote/client.js";
 import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type Logger } from "./logger.js";
@@ -34,6 +35,8 @@ export interface EngineOptions extends ProjectPaths {
   logger: Logger;
   /** Called with each ffmpeg argument list; tests count runs with it. */
   onExtract?: (task: Task) => void;
+  /** Only tasks this accepts are produced (`framecache extract --shard`); the rest are left out. */
+  select?: (task: Task) => boolean;
 }
 
 /**
@@ -51,10 +54,12 @@ export class Engine {
   private readonly digests = new Map<string, Promise<string>>();
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly remote?: RemoteCache;
 
   constructor(readonly config: EngineOptions) {
     this.logger = dedupeWarnings(config.logger);
     this.limit = pLimit(config.options.concurrency);
+    this.remote = openRemote(config.options, this.logger, this.report);
   }
 
   binaries(): Promise<Binaries> {
@@ -85,8 +90,9 @@ export class Engine {
     return this.temporaryStore === undefined;
   }
 
-  /** Remove the temporary store used when caching is off. */
+  /** Finish remote uploads, then remove the temporary store used when caching is off. */
   async dispose(): Promise<void> {
+    await this.remote?.close();
     if (this.temporaryStore) await rm(this.temporaryStore, { recursive: true, force: true });
   }
 
@@ -170,6 +176,10 @@ export class Engine {
     const store = await this.storeDir();
     const hit = await lookupEntry(store, task);
     if (hit) return { entry: hit, cache: "hit" };
+    // Shared cache: between the local store and ffmpeg (DESIGN §6).
+    const fetched = await this.remote?.fetch(task, store, signal);
+    if (fetched) return { entry: fetched, cache: "remote-hit" };
+    let extracted = false;
     const binaries = await this.binaries();
     const entry = await this.limit(() =>
       timed(this.report, "extractMs", async () => {
@@ -177,9 +187,11 @@ export class Engine {
         const late = await lookupEntry(store, task);
         if (late) return late;
         this.config.onExtract?.(task);
+        extracted = true;
         return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));
       }),
     );
+    if (extracted) this.remote?.upload(task, entry);
     return { entry, cache: "miss" };
   }
 
@@ -188,7 +200,8 @@ export class Engine {
     const started = performance.now();
     const { compositions, errors } = await this.load(roots);
     const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c)));
-    const videos = planned.flatMap((p) => p.videos);
+    const select = this.config.select;
+    const videos = planned.flatMap((p) => p.videos).filter((v) => !select || select(v.task));
     errors.push(...planned.flatMap((p) => p.errors));
     const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
     const results: VideoResult[] = [];
@@ -198,6 +211,8 @@ export class Engine {
       else throw s.reason;
     });
     this.count(compositions, results);
+    // Uploads run beside the extractions; the report counts their bytes.
+    await this.remote?.flush();
     this.report.totalMs += performance.now() - started;
     return { compositions, results, errors };
   }
@@ -206,11 +221,11 @@ export class Engine {
   count(compositions: Map<string, Composition>, results: VideoResult[]): void {
     const r = this.report;
     r.videos += results.length;
-    // One extraction serves every video that shares its key; only the first counts as extracted.
-    const extracted = new Set<string>();
+    // One extraction (or download) serves every video that shares its key; only the first counts as such.
+    const produced = new Set<string>();
     for (const v of results) {
-      if (v.cache === "miss" && !extracted.has(v.task.key)) extracted.add(v.task.key);
-      else if (v.cache === "miss") v.cache = "hit";
+      if (v.cache !== "hit" && !produced.has(v.task.key)) produced.add(v.task.key);
+      else if (v.cache !== "hit") v.cache = "hit";
       if (v.cache === "hit") r.cacheHits++;
       else if (v.cache === "remote-hit") r.remoteHits++;
       else r.cacheMisses++;
