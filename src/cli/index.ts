@@ -20,12 +20,13 @@ cli
   .option("--out <dir>", "Also write compositions, frames and a manifest here")
   .option("--fps <fps>", "Frame rate when the composition sets none (30 or 30000/1001)")
   .option("--format <format>", "jpg, png or auto")
+  .option("--shard <i/n>", "Extract only slice I of N (by key), so N CI jobs fill a shared cache")
   .option("--json", "Print the report as JSON")
   .example("framecache extract index.html --out dist")
   .action(async (compositions: string[], flags) => {
     process.exitCode = await extractCommand(
       compositions,
-      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir },
+      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir, shard: flags.shard === undefined ? undefined : String(flags.shard) },
       stderrLogger,
       (line) => process.stdout.write(line + "\n"),
     );

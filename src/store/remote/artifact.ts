@@ -102,6 +102,9 @@ export async function unpackArtifact(
     entry.pipe(out);
   });
   const ended = new Promise<void>((resolve) => parser.on("end", resolve));
+  // The end-of-archive marker: without it a cut-off download could pass for a short one.
+  let complete = false;
+  parser.on("eof", () => (complete = true));
 
   try {
     let received = 0;
@@ -116,6 +119,7 @@ export async function unpackArtifact(
     await Promise.race([ended, failure]);
     await Promise.race([Promise.all(writes.map((w) => w.closed)), failure]);
     if (problem) throw problem;
+    if (!complete) throw new BadArtifact("it is truncated");
   } catch (error) {
     fail(error as Error);
     // Close every file before the caller removes the directory.

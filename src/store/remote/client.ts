@@ -166,7 +166,7 @@ export class RemoteCache {
       const { status, detail } = error;
       const why = detail ? `: ${detail}` : "";
       if (status === 413) {
-        this.logger.warn(`${remote} refused an artifact as too large (HTTP 413); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`);
+        this.logger.warn(TOO_LARGE(remote));
       } else if (status === 403 && error.method === "PUT") {
         this.uploadsOff = true;
         this.logger.warn(`${remote} refused an upload (HTTP 403${why}); downloading only`);
@@ -177,6 +177,10 @@ export class RemoteCache {
         this.offUntil = Date.now() + COOL_OFF_MS;
         this.logger.warn(`${remote} answered HTTP ${status}${why}; ${local}`);
       }
+    } else if (method === "PUT" && cutMidUpload(error)) {
+      // A server that answers 413 before reading the body often closes the socket
+      // under it, and the client may see the cut before the answer: one message for both.
+      this.logger.warn(TOO_LARGE(remote));
     } else if (error instanceof TransportError || isNetworkError(error)) {
       this.offUntil = Date.now() + COOL_OFF_MS;
       const what = error instanceof TransportError && error.kind === "timeout" ? `gave ${error.message}` : `is unreachable (${networkCode(error)})`;
@@ -185,6 +189,14 @@ export class RemoteCache {
       this.logger.warn(`${remote}: ${(error as Error)?.message ?? String(error)}`);
     }
   }
+}
+
+const TOO_LARGE = (remote: string) =>
+  `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;
+
+function cutMidUpload(error: unknown): boolean {
+  const code = error instanceof TransportError ? (error.cause as NodeJS.ErrnoException | undefined)?.code : (error as NodeJS.ErrnoException)?.code;
+  return code === "EPIPE" || code === "ECONNRESET";
 }
 
 function isNetworkError(error: unknown): boolean {
