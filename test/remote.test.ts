@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { execa } from "execa";
 import { create } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RemoteOptions } from "../src/index.js";
+import type { RemoteOptions, Report } from "../src/index.js";
 import { countingFfmpeg, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { referenceProject, viteBuild } from "./helpers/project.js";
 import { silentServer, startRemoteServer, type RemoteServer } from "./helpers/remote-server.js";
@@ -98,7 +98,7 @@ async function putArtifact(key: string, team: string, body: Buffer): Promise<voi
   const res = await fetch(artifactUrl(key, team), {
     method: "PUT",
     headers: { authorization: `Bearer ${server.token}`, "content-type": "application/octet-stream" },
-    body,
+    body: new Uint8Array(body),
   });
   expect(res.status).toBe(200);
 }
@@ -251,7 +251,7 @@ describe("shared cache over the Turborepo remote cache API (real turborepo-remot
       FRAMECACHE_REMOTE_TEAM: "team-shards",
     };
     const shard = async (spec: string, cache: string) =>
-      JSON.parse((await execa("node", [CLI, "extract", "index.html", "--shard", spec, "--cache-dir", cache, "--json"], { cwd: root, env })).stdout) as Record<string, number>;
+      JSON.parse((await execa("node", [CLI, "extract", "index.html", "--shard", spec, "--cache-dir", cache, "--json"], { cwd: root, env })).stdout) as Report;
     const one = await shard("1/2", "cache-1");
     const two = await shard("2/2", "cache-2");
     // The slices are disjoint and together cover every task.
