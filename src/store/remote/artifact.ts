@@ -3,10 +3,9 @@ import { join } from "node:path";
 import { create, Parser, type ReadEntry } from "tar";
 import { frameFileName, frameIndex, SENTINEL } from "../../core/frames.js";
 import type { FrameFormat } from "../../core/key.js";
-import { readSentinel } from "../sentinel.js";
-import { digestFrames } from "../sentinel.js";
-import type { StoredEntry } from "../store.js";
 import type { Task } from "../../core/plan.js";
+import { digestFrames, readSentinel } from "../sentinel.js";
+import type { StoredEntry } from "../store.js";
 
 /**
  * An artifact is a plain tar of an entry directory: the sentinel, then the frames
@@ -18,7 +17,7 @@ const PACK_OPTIONS = { portable: true, mtime: new Date(0), noDirRecurse: true } 
 
 /** Caps on what a download may contain, whatever the server says. */
 export const ARTIFACT_LIMITS = {
-  /** One frame: a 8K PNG is well under this. */
+  /** One frame: an 8K PNG is well under this. */
   frameBytes: 256 * 1024 * 1024,
   sentinelBytes: 64 * 1024,
   /** Pax headers (long names, big numbers): ours never need one this large. */

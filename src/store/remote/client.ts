@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import pLimit from "p-limit";
 import type { RemoteOptions, ResolvedOptions } from "../../core/options.js";
 import type { Task } from "../../core/plan.js";
@@ -73,8 +74,9 @@ export class RemoteCache {
     if (!RemoteCache.shares(task) || !this.available()) return undefined;
     return this.limit(async () => {
       if (!this.available()) return undefined;
+      let res: IncomingMessage | undefined;
       try {
-        const res = await this.endpoint.send("GET", this.artifactUrl(task.key), { signal });
+        res = await this.endpoint.send("GET", this.artifactUrl(task.key), { signal });
         if (res.statusCode === 404) {
           res.resume();
           return undefined;
@@ -85,18 +87,20 @@ export class RemoteCache {
           res.destroy();
           throw new BadArtifact(`it is larger than ${this.config.maxArtifactBytes} bytes`);
         }
+        const body = res;
         return await publishEntry(storeDir, task, async (partial) => {
-          await unpackArtifact(res, partial, { frames: task.frameCount, format: task.format, maxBytes: this.config.maxArtifactBytes }, (n) => {
+          await unpackArtifact(body, partial, { frames: task.frameCount, format: task.format, maxBytes: this.config.maxArtifactBytes }, (n) => {
             this.counters.remoteBytesDown += n;
           });
           await verifyArtifact(partial, task);
         });
       } catch (error) {
+        res?.destroy();
         if (error instanceof BadArtifact) {
           this.rejected.add(task.key);
           this.logger.warn(`framecache: remote artifact for ${task.entry} was rejected: ${error.message}; extracting it locally`);
         } else {
-          this.failed(error, "GET");
+          this.failed(error);
         }
         return undefined;
       }
@@ -106,7 +110,7 @@ export class RemoteCache {
   /** Upload a freshly extracted entry in the background; `flush` waits for it. */
   upload(task: Task, entry: StoredEntry): void {
     if (!RemoteCache.shares(task) || this.uploadsOff || !this.available()) return;
-    const job = this.limit(() => this.put(task, entry)).catch((error: unknown) => this.failed(error, "PUT"));
+    const job = this.limit(() => this.put(task, entry)).catch((error: unknown) => this.failed(error));
     this.pending.add(job);
     void job.finally(() => this.pending.delete(job));
   }
@@ -134,11 +138,11 @@ export class RemoteCache {
     const files = artifactFiles(entry);
     const length = await packedSize(entry.dir, files);
     if (length > this.config.maxArtifactBytes) return;
-    const res = await this.endpoint.send("PUT", url, {
-      headers: { "content-type": "application/octet-stream" },
-      body: () => packEntry(entry.dir, files),
-      length,
-    });
+    const res = await this.endpoint
+      .send("PUT", url, { headers: { "content-type": "application/octet-stream" }, body: () => packEntry(entry.dir, files), length })
+      .catch((error: unknown) => {
+        throw cutMidUpload(error) ? new UploadCut() : error;
+      });
     if (res.statusCode !== 200 && res.statusCode !== 201 && res.statusCode !== 202) {
       throw new StatusError(res.statusCode ?? 0, "PUT", await errorText(res));
     }
@@ -159,14 +163,14 @@ export class RemoteCache {
    * One warning per cause, worded without keys or sizes so the engine's dedupe
    * folds a cause shared by every video into a single line.
    */
-  private failed(error: unknown, method: string): void {
+  private failed(error: unknown): void {
     const remote = `framecache: remote cache ${this.endpoint.origin}`;
     const local = "using the local cache only";
     if (error instanceof StatusError) {
       const { status, detail } = error;
       const why = detail ? `: ${detail}` : "";
       if (status === 413) {
-        this.logger.warn(TOO_LARGE(remote));
+        this.logger.warn(tooLarge(remote));
       } else if (status === 403 && error.method === "PUT") {
         this.uploadsOff = true;
         this.logger.warn(`${remote} refused an upload (HTTP 403${why}); downloading only`);
@@ -177,10 +181,8 @@ export class RemoteCache {
         this.offUntil = Date.now() + COOL_OFF_MS;
         this.logger.warn(`${remote} answered HTTP ${status}${why}; ${local}`);
       }
-    } else if (method === "PUT" && cutMidUpload(error)) {
-      // A server that answers 413 before reading the body often closes the socket
-      // under it, and the client may see the cut before the answer: one message for both.
-      this.logger.warn(TOO_LARGE(remote));
+    } else if (error instanceof UploadCut) {
+      this.logger.warn(tooLarge(remote));
     } else if (error instanceof TransportError || isNetworkError(error)) {
       this.offUntil = Date.now() + COOL_OFF_MS;
       const what = error instanceof TransportError && error.kind === "timeout" ? `gave ${error.message}` : `is unreachable (${networkCode(error)})`;
@@ -191,17 +193,26 @@ export class RemoteCache {
   }
 }
 
-const TOO_LARGE = (remote: string) =>
-  `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;
+/**
+ * A server that answers 413 before reading the body often closes the socket under
+ * it, and the client may see the cut before the answer; both get one message.
+ */
+class UploadCut extends Error {}
+
+function tooLarge(remote: string): string {
+  return `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;
+}
 
 function cutMidUpload(error: unknown): boolean {
   const code = error instanceof TransportError ? (error.cause as NodeJS.ErrnoException | undefined)?.code : (error as NodeJS.ErrnoException)?.code;
   return code === "EPIPE" || code === "ECONNRESET";
 }
 
+/** Connection failures seen on a response body (request failures arrive as TransportError). */
+const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
 function isNetworkError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  return typeof code === "string" && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code);
+  return NETWORK_CODES.has((error as NodeJS.ErrnoException)?.code ?? "");
 }
 
 function networkCode(error: unknown): string {
