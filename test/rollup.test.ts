@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { rollup } from "rollup";
+import { rollup, type Plugin as RollupPlugin } from "rollup";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import framecache from "../src/index.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
@@ -22,7 +22,9 @@ describe("JS imports with ?frames", () => {
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      const bundle = await rollup({ input: join(dir, "main.js"), plugins: [framecache({ cacheDir: join(dir, "cache") })] });
+      // Vite 8 types its plugins for Rolldown; at run time they are plain Rollup plugins.
+      const plugins = framecache({ cacheDir: join(dir, "cache") }) as unknown as RollupPlugin[];
+      const bundle = await rollup({ input: join(dir, "main.js"), plugins });
       await bundle.write({ dir: join(dir, "out"), format: "es" });
       await bundle.close();
     } finally {
