@@ -1,7 +1,7 @@
 // A frame-accurate scrubber: the range input sets the composition time.
 import { createPreview, mountNested } from "vite-plugin-framecache/runtime";
 
-const stage = document.getElementById("stage");
+const stage = document.getElementById("preview");
 const range = document.getElementById("time");
 const readout = document.getElementById("readout");
 

@@ -154,12 +154,14 @@ export function applyUpdate(root: ParentNode, update: FramecacheUpdate): number 
 }
 
 /**
- * Fetch every `data-composition-src` under `root` and insert it into its host,
+ * Fetch every `data-composition-src` in `root` (itself included) and insert it into its host,
  * recursively: the composition element of the fetched file (its `<template>`
  * contents unwrapped, scripts dropped), with paths relative to that file.
  */
 export async function mountNested(root: ParentNode): Promise<void> {
-  const hosts = Array.from(root.querySelectorAll<HTMLElement>("[data-composition-src]")).filter((h) => !h.hasAttribute(LOADED));
+  const candidates = Array.from(root.querySelectorAll<HTMLElement>("[data-composition-src]"));
+  if (root instanceof HTMLElement && root.hasAttribute("data-composition-src")) candidates.unshift(root);
+  const hosts = candidates.filter((h) => !h.hasAttribute(LOADED));
   await Promise.all(
     hosts.map(async (host) => {
       const base = host.parentElement?.closest(`[${LOADED}]`)?.getAttribute(LOADED) ?? document.baseURI;
