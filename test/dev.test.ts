@@ -29,10 +29,11 @@ async function html(path: string): Promise<string> {
 }
 
 describe("dev server: the frames middleware", () => {
-  it("serves frames from the store, immutable with ETag, 304 and HEAD; a frame still being extracted waits for it", async () => {
+  it("serves frames from the store, immutable with ETag, 304 and HEAD; neither start nor HTML waits for ffmpeg, a frame request does", async () => {
     referenceProject(dir);
     const ffmpeg = gatedFfmpeg(dir);
     const cacheDir = join(dir, "cache");
+    // Every ffmpeg run is held until the gate opens: the server and the HTML must not need one.
     dev = await startDev(dir, { cacheDir, ffmpegPath: ffmpeg.path });
 
     const frames = framesById(await html("/index.html"));

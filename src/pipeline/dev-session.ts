@@ -96,10 +96,13 @@ export class DevSession {
   }
 
   /** Plan root compositions ahead of any request, so their frames are being made when the page asks. */
-  warm(roots: string[]): Promise<void> {
-    return this.queue(async () => {
-      for (const root of roots) if (!this.disposed && (await exists(root))) await this.planRoot(root);
-    });
+  async warm(roots: string[]): Promise<void> {
+    // One root at a time, so a page requested meanwhile is planned before the rest.
+    for (const root of roots) {
+      await this.queue(async () => {
+        if (!this.disposed && (await exists(root))) await this.planRoot(await realpathOr(root));
+      });
+    }
   }
 
   /**
@@ -178,6 +181,7 @@ export class DevSession {
   private async commit(composition: Composition): Promise<UpdatedVideo[]> {
     const started = performance.now();
     const { videos, errors } = await this.engine.plan(composition);
+    if (this.disposed) return [];
     for (const error of errors) this.engine.logger.warn(error.message);
     const frameAttributes = new Map<number, Record<string, string>>();
     for (const v of videos) {
