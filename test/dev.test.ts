@@ -261,6 +261,20 @@ describe("dev server: changes and restarts", () => {
   });
 });
 
+describe("dev server: JS imports", () => {
+  it("a ?frames import resolves to dev URLs that the middleware serves", async () => {
+    referenceProject(dir);
+    writeFiles(dir, { "main.js": `export { default as clip } from "./media/clip.mp4?frames&start=1&duration=0.5";\n` });
+    dev = await startDev(dir, { cacheDir: join(dir, "cache"), ffmpegPath: countingFfmpeg(dir).path });
+    const { clip } = (await dev.server.ssrLoadModule("/main.js")) as { clip: { frames: string; frameCount: number; mediaStart: number } };
+    expect(clip).toMatchObject({ frameCount: 15, mediaStart: 1 });
+    expect(clip.frames).toMatch(/^\/@framecache\/hfcache-v2-[0-9a-f]{16}\/frame_%05d\.jpg$/);
+    const last = await rawRequest(dev.origin, frame(clip.frames, 15));
+    expect(last.status).toBe(200);
+    expect(last.body.equals(readFileSync(join(dir, "cache", entryOf(clip.frames), "frame_00015.jpg")))).toBe(true);
+  });
+});
+
 describe("DevSession", () => {
   it("a frame request waits for its extraction up to the timeout, then gets the entry once it is done", async () => {
     referenceProject(dir);
