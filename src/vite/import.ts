@@ -17,6 +17,8 @@ const PREFIX = "\0framecache:";
 export function importPlugin(state: PluginState): Plugin {
   return {
     name: "framecache:import",
+    // Before Vite's resolver and asset plugin, which would otherwise turn `clip.mp4?frames` into a URL string.
+    enforce: "pre",
 
     async resolveId(source, importer) {
       const [path, query = ""] = source.split("?", 2);
