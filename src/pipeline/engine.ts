@@ -186,6 +186,8 @@ export class Engine {
         // Another caller may have published it while this one queued.
         const late = await lookupEntry(store, task);
         if (late) return late;
+        // Aborted while queued for a slot: do not start ffmpeg at all.
+        if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
         this.config.onExtract?.(task);
         extracted = true;
         return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));

@@ -71,3 +71,16 @@ export function countingFfmpeg(dir: string): { path: string; runs: () => number 
   chmodSync(path, 0o755);
   return { path, runs: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0) };
 }
+
+/**
+ * An FFMPEG_PATH wrapper that holds every extraction until `open()` is called,
+ * then runs the real ffmpeg (`exec`, so the process is ffmpeg from then on).
+ */
+export function gatedFfmpeg(dir: string): { path: string; open: () => void } {
+  const gate = join(dir, "ffmpeg-gate");
+  const path = join(dir, "ffmpeg-gated");
+  const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] && exec "${real}" "$@"\nwhile [ ! -f "${gate}" ]; do sleep 0.05; done\nexec "${real}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return { path, open: () => writeFileSync(gate, "") };
+}
