@@ -13,6 +13,7 @@ export interface ExtractFlags {
   json?: boolean;
   cacheDir?: string;
   root?: string;
+  explain?: boolean;
 }
 
 const ASSETS_DIR = "assets";
@@ -22,7 +23,7 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
   const root = resolve(flags.root ?? process.cwd());
   const fps = flags.fps === undefined ? undefined : /^\d+$/.test(flags.fps) ? Number(flags.fps) : flags.fps;
   const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir });
-  const engine = new Engine({ root, allow: [], options, logger });
+  const engine = new Engine({ root, allow: [], options, logger, explain: flags.explain });
   try {
     const { compositions, results, errors } = await engine.run(files.map((f) => resolve(f)));
     for (const error of errors) logger.warn(`error [${error.code}] ${error.message}`);
@@ -42,6 +43,7 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
       engine.report.framesWritten = [...distinct.values()].reduce((n, e) => n + e.frames, 0);
       engine.report.bytesWritten = [...distinct.values()].reduce((n, e) => n + e.bytes, 0);
     }
+    await engine.collectGarbage();
     print(flags.json ? JSON.stringify(engine.report, roundMs, 2) : summaryLine(engine.report));
     return errors.length > 0 ? 1 : 0;
   } catch (error) {

@@ -4,6 +4,7 @@ import pc from "picocolors";
 import { isFramecacheError } from "../core/errors.js";
 import type { Logger } from "../pipeline/logger.js";
 import { extractCommand } from "./extract.js";
+import { registerStoreCommands } from "./store.js";
 
 declare const __VERSION__: string;
 
@@ -21,15 +22,22 @@ cli
   .option("--fps <fps>", "Frame rate when the composition sets none (30 or 30000/1001)")
   .option("--format <format>", "jpg, png or auto")
   .option("--json", "Print the report as JSON")
+  .option("--explain", "For each miss, name the key fields that differ from the nearest cached entry")
   .example("framecache extract index.html --out dist")
   .action(async (compositions: string[], flags) => {
     process.exitCode = await extractCommand(
       compositions,
-      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir },
+      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir, explain: flags.explain },
       stderrLogger,
       (line) => process.stdout.write(line + "\n"),
     );
   });
+
+registerStoreCommands(cli, {
+  print: (text) => process.stdout.write(text + "\n"),
+  error: (text) => process.stderr.write(text + "\n"),
+  cwd: process.cwd(),
+});
 
 cli.help();
 cli.version(typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0");

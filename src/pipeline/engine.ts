@@ -8,10 +8,14 @@ import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../co
 import type { VideoRef } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
 import { locateBinaries, type Binaries } from "../media/binaries.js";
-import { digestFile } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
+import { DIGEST_MEMO_DIR, DigestMemo } from "../store/digest-memo.js";
+import { collectGarbage } from "../store/gc.js";
+import { knownEntries } from "../store/inventory.js";
+import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
+import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type Logger } from "./logger.js";
 import { emptyReport, timed, type Report } from "./report.js";
@@ -34,6 +38,8 @@ export interface EngineOptions extends ProjectPaths {
   logger: Logger;
   /** Called with each ffmpeg argument list; tests count runs with it. */
   onExtract?: (task: Task) => void;
+  /** Log, for each miss, which key fields differ from the nearest entry (`--explain`, `FRAMECACHE_DEBUG=1`). */
+  explain?: boolean;
 }
 
 /**
@@ -49,6 +55,7 @@ export class Engine {
   private temporaryStore?: string;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
+  private digestMemoPromise?: Promise<DigestMemo>;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
 
@@ -133,7 +140,7 @@ export class Engine {
       probeSource(binaries, path, { what: `${what} (${ref.src})`, loc: ref.loc }),
     );
     if (this.config.options.key === "content") {
-      identity.digest = await this.memo(this.digests, memo, "hashMs", () => digestFile(path));
+      identity.digest = await this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path));
     }
     const o = this.config.options;
     return planTask(ref, identity, info, {
@@ -144,6 +151,12 @@ export class Engine {
       height: o.height,
       keyMode: o.key,
     });
+  }
+
+  /** Digests remembered in the store across runs; not in the throwaway store of an uncached run. */
+  digestMemo(): Promise<DigestMemo> {
+    this.digestMemoPromise ??= this.storeDir().then((dir) => new DigestMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+    return this.digestMemoPromise;
   }
 
   private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
@@ -168,19 +181,42 @@ export class Engine {
 
   private async produce(task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome }> {
     const store = await this.storeDir();
-    const hit = await lookupEntry(store, task);
-    if (hit) return { entry: hit, cache: "hit" };
-    const binaries = await this.binaries();
-    const entry = await this.limit(() =>
-      timed(this.report, "extractMs", async () => {
-        // Another caller may have published it while this one queued.
-        const late = await lookupEntry(store, task);
-        if (late) return late;
-        this.config.onExtract?.(task);
-        return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));
-      }),
-    );
-    return { entry, cache: "miss" };
+    for (;;) {
+      const hit = await lookupEntry(store, task);
+      if (hit) return { entry: hit, cache: "hit" };
+      const binaries = await this.binaries();
+      const made = await this.limit(() => timed(this.report, "extractMs", () => this.extractLocked(store, binaries, task, signal)));
+      if (made) return made;
+      // Another process is extracting this key: wait outside our ffmpeg slots, then read its entry.
+      await waitForLock(store, task.entry, signal);
+    }
+  }
+
+  /** Extract under the key's lock, so processes sharing the store run ffmpeg once per key; undefined when another holds it. */
+  private async extractLocked(store: string, binaries: Binaries, task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome } | undefined> {
+    const lock = await tryLock(store, task.entry);
+    if (!lock) return undefined;
+    try {
+      // Another caller may have published it while this one queued or waited.
+      const late = await lookupEntry(store, task);
+      if (late) return { entry: late, cache: "hit" };
+      this.config.onExtract?.(task);
+      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal })), cache: "miss" };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** After a build that extracted something, bring the store under `maxCacheSize`; counts go to the report. */
+  async collectGarbage(): Promise<void> {
+    if (this.report.cacheMisses === 0 || !this.storePromise || !this.cached) return;
+    try {
+      const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize });
+      this.report.gcEvicted += stats.evicted;
+      this.report.gcBytesFreed += stats.bytesFreed;
+    } catch (error) {
+      this.logger.warn(`framecache: cache cleanup failed (${(error as Error).message}); run \`framecache gc\``);
+    }
   }
 
   /** Plan and extract everything under the given root compositions. */
@@ -190,6 +226,8 @@ export class Engine {
     const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c)));
     const videos = planned.flatMap((p) => p.videos);
     errors.push(...planned.flatMap((p) => p.errors));
+    // What the store held before this run, so misses are explained against earlier entries only.
+    const known = this.config.explain ? await knownEntries(await this.storeDir()) : undefined;
     const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
     const results: VideoResult[] = [];
     settled.forEach((s, i) => {
@@ -198,6 +236,7 @@ export class Engine {
       else throw s.reason;
     });
     this.count(compositions, results);
+    if (known) explainMisses(results, known, this.logger);
     this.report.totalMs += performance.now() - started;
     return { compositions, results, errors };
   }
