@@ -130,6 +130,10 @@ function describeSource(e: EntryInfo, cwd: string): string {
   return `${where} [${input.ms} s ${span}, ${input.f} fps${input.t ? `, ${input.t}` : ""}]`;
 }
 
+function count(n: number, one: string, many = one + "s"): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
   return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
@@ -192,21 +196,21 @@ export async function verifyCommand(flags: StoreFlags, io: CliIO): Promise<numbe
     return code;
   }
   for (const p of stats.problems) {
-    const what = p.bad ? "bad" : "leftover";
-    io.print(`${p.fixed ? "removed" : what.padEnd(7)}  ${p.name}  [${p.step}] ${p.reason}`);
+    const what = p.fixed ? "removed" : p.bad ? "bad" : "leftover";
+    io.print(`${what.padEnd(8)}  ${p.name}  [${p.step}] ${p.reason}`);
   }
   const good = stats.verified;
   const parts = [
-    `${stats.entries} entries checked (${stats.framesChecked} frames, ${formatBytes(stats.bytesChecked)} digested)`,
+    `${count(stats.entries, "entry", "entries")} checked (${stats.framesChecked} frames, ${formatBytes(stats.bytesChecked)} digested)`,
     `${good} ok`,
     `${stats.badEntries} bad`,
-    `${stats.strayPartials} stray partials`,
-    `${stats.staleLocks} stale locks`,
+    count(stats.strayPartials, "stray partial"),
+    count(stats.staleLocks, "stale lock"),
   ];
   io.print(`verify  ${parts.join(" · ")}`);
   if (flags.fix) {
     const r = stats.removed;
-    io.print(`fixed   removed ${r.entries} bad entries, ${r.partials} partials, ${r.locks} locks`);
+    io.print(`fixed   removed ${count(r.entries, "bad entry", "bad entries")}, ${count(r.partials, "partial")}, ${count(r.locks, "lock")}`);
   } else if (stats.problems.length > 0) {
     io.print("Run `framecache verify --fix` to remove them.");
   }
@@ -228,9 +232,9 @@ export async function gcCommand(flags: StoreFlags, io: CliIO): Promise<number> {
   const verb = flags.dryRun ? "would evict" : "evicted";
   for (const name of stats.evictedEntries) io.print(`${verb}  ${name}`);
   const parts = [
-    `${verb} ${stats.evicted} entries (${formatBytes(stats.bytesFreed)})`,
-    `${stats.partialsRemoved} partials and ${stats.locksRemoved} stale locks ${flags.dryRun ? "to remove" : "removed"}`,
-    `${stats.kept} entries kept (${formatBytes(stats.bytesKept)} of ${formatBytes(maxSize)})`,
+    `${verb} ${count(stats.evicted, "entry", "entries")} (${formatBytes(stats.bytesFreed)})`,
+    `${count(stats.partialsRemoved, "partial")} and ${count(stats.locksRemoved, "stale lock")} ${flags.dryRun ? "to remove" : "removed"}`,
+    `${count(stats.kept, "entry", "entries")} kept (${formatBytes(stats.bytesKept)} of ${formatBytes(maxSize)})`,
   ];
   if (stats.spared > 0) parts.push(`${stats.spared} spared (used in the last hour or locked)`);
   io.print(`gc  ${parts.join(" · ")}`);
@@ -249,6 +253,6 @@ export async function cleanCommand(flags: StoreFlags, io: CliIO): Promise<number
     return 0;
   }
   const skipped = stats.skipped ? ` · ${stats.skipped} left (a running process holds them)` : "";
-  io.print(`clean  removed ${stats.removed} entries (${formatBytes(stats.bytesFreed)}), ${stats.partialsRemoved} partials, ${stats.locksRemoved} stale locks${skipped}`);
+  io.print(`clean  removed ${count(stats.removed, "entry", "entries")} (${formatBytes(stats.bytesFreed)}), ${count(stats.partialsRemoved, "partial")}, ${count(stats.locksRemoved, "stale lock")}${skipped}`);
   return 0;
 }
