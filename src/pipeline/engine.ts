@@ -56,6 +56,7 @@ export class Engine {
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
   private digestMemoPromise?: Promise<DigestMemo>;
+  private missesAtLastGc = 0;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
 
@@ -207,9 +208,13 @@ export class Engine {
     }
   }
 
-  /** After a build that extracted something, bring the store under `maxCacheSize`; counts go to the report. */
+  /**
+   * Bring the store under `maxCacheSize` if anything was extracted since the last call
+   * (after a build; a dev server may call it after each rebuild). Counts go to the report.
+   */
   async collectGarbage(): Promise<void> {
-    if (this.report.cacheMisses === 0 || !this.storePromise || !this.cached) return;
+    if (this.report.cacheMisses === this.missesAtLastGc || !this.storePromise || !this.cached) return;
+    this.missesAtLastGc = this.report.cacheMisses;
     try {
       const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize });
       this.report.gcEvicted += stats.evicted;

@@ -1,5 +1,6 @@
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { SENTINEL } from "../core/frames.js";
 import { DIGEST_MEMO_DIR, pruneDigestMemo } from "./digest-memo.js";
 import { breakLock } from "./lock.js";
 import { HOUR_MS, isAbandoned, isStray, lockedEntries, readInventory, type EntryInfo } from "./inventory.js";
@@ -73,7 +74,9 @@ export async function collectGarbage(storeDir: string, options: GcOptions = {}):
     const tooOld = options.maxAgeMs !== undefined && now - entry.lastUsed > options.maxAgeMs;
     const overBudget = options.maxSize !== undefined && total > options.maxSize;
     if (!tooOld && !overBudget) continue;
-    if (now - entry.lastUsed < HOUR_MS || locked.has(entry.name)) {
+    // Read the clock again: a build may have hit the entry since the inventory was taken.
+    const lastUsed = await stat(join(entry.dir, SENTINEL)).then((st) => st.mtimeMs, () => entry.lastUsed);
+    if (now - lastUsed < HOUR_MS || locked.has(entry.name)) {
       stats.spared++;
       continue;
     }
