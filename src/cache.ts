@@ -12,3 +12,5 @@ export { tryLock, waitForLock, lockState, lockPath, type HeldLock, type LockOwne
 export { DigestMemo } from "./store/digest-memo.js";
 export { removeEntry } from "./store/remove.js";
 export { explainMiss, keyChanges, type KnownEntry, type MissExplanation } from "./core/explain.js";
+export { digestFile } from "./media/digest.js";
+export { extractionArgs } from "./core/ffmpeg-args.js";

@@ -2,19 +2,20 @@ import { parse, type DefaultTreeAdapterTypes as T } from "parse5";
 
 export type Element = T.Element;
 
-/** Every element in document order, `<template>` contents included. */
+/** Every element in document order, `<template>` contents included; iterative, so depth cannot overflow the stack. */
 export function elementsOf(html: string): Element[] {
   const document = parse(html, { sourceCodeLocationInfo: true });
   const out: Element[] = [];
-  const visit = (node: T.ParentNode): void => {
-    for (const child of node.childNodes) {
-      if (!("tagName" in child)) continue;
-      out.push(child);
-      if (child.tagName === "template") visit((child as T.Template).content);
-      visit(child);
-    }
-  };
-  visit(document);
+  const stack: T.ChildNode[] = [...document.childNodes].reverse();
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (!("tagName" in node)) continue;
+    out.push(node);
+    // A <template> inside <svg> or <math> is foreign content and has no fragment.
+    const content = node.tagName === "template" ? (node as T.Template).content : undefined;
+    const children = content ? [...content.childNodes, ...node.childNodes] : node.childNodes;
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+  }
   return out;
 }
 

@@ -1,0 +1,44 @@
+// One measured step in a fresh process: prints {"ms", "rssMB"} as JSON on stdout.
+// Usage: node bench/measure.mjs <scenario> <json-args>
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const [scenario, rawArgs = "{}"] = process.argv.slice(2);
+const args = JSON.parse(rawArgs);
+const dist = resolve(import.meta.dirname, "../dist");
+
+async function engineRun({ root, cacheDir, compositions, allow = [] }) {
+  const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
+  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} } });
+  const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
+  if (errors.length) throw errors[0];
+  return { hits: engine.report.cacheHits, misses: engine.report.cacheMisses, frames: results.reduce((n, r) => n + r.entry.frames, 0) };
+}
+
+async function viteBuild({ root, allow = [] }) {
+  const { build } = await import("vite");
+  const framecache = (await import(join(dist, "index.js"))).default;
+  await build({ root, configFile: false, logLevel: "silent", server: { fs: { allow: [root, ...allow] } }, plugins: [framecache({ cacheDir: join(root, "cache") })] });
+  return {};
+}
+
+async function digest({ file }) {
+  const { digestFile } = await import(join(dist, "cache.js"));
+  await digestFile(file);
+  return {};
+}
+
+const scenarios = {
+  engine: engineRun,
+  vite: viteBuild,
+  digest,
+  ffmpeg: async ({ argv }) => (execFileSync("ffmpeg", argv, { stdio: "ignore" }), {}),
+  cp: async ({ from, to }) => (execFileSync("cp", ["-r", from, to]), {}),
+};
+
+const started = performance.now();
+const detail = await scenarios[scenario](args);
+const ms = performance.now() - started;
+const rssMB = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(JSON.stringify({ ms, rssMB, ...detail }) + "\n");

@@ -1,0 +1,64 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FramecacheError } from "../src/core/errors.js";
+import { setVideoAttributes } from "../src/core/html.js";
+import { scanComposition } from "../src/core/scan.js";
+
+const attrNames = ["src", "data-start", "data-end", "data-duration", "data-media-start", "data-playback-start", "data-playback-rate", "data-fps", "id", "data-composition-src"];
+const attrValue = fc.oneof(
+  fc.string(),
+  fc.double().map(String),
+  fc.constantFrom("", " ", "NaN", "Infinity", "-0", "1e309", "0x10", "1_000", "30000/1001", "../../x.mp4", "%2e%2e/x", "data:,", "\u0000", "\"'<>&"),
+);
+const element: fc.Arbitrary<string> = fc.letrec((tie) => ({
+  node: fc.oneof(
+    { depthSize: "small" },
+    fc.string(),
+    fc.tuple(fc.constantFrom("video", "source", "template", "div", "script", "svg", "math", "table", "p"), fc.array(fc.tuple(fc.constantFrom(...attrNames), attrValue), { maxLength: 5 }), fc.array(tie("node"), { maxLength: 4 }), fc.boolean()).map(
+      ([tag, attrs, children, close]) =>
+        `<${tag}${attrs.map(([n, v]) => ` ${n}="${v.replace(/"/g, "&quot;")}"`).join("")}>${children.join("")}${close ? `</${tag}>` : ""}`,
+    ),
+  ),
+})).node;
+
+describe("scanner under random input", () => {
+  it("never throws anything but a FramecacheError on random and malformed HTML", () => {
+    fc.assert(
+      fc.property(fc.oneof(element, fc.string(), fc.array(element).map((a) => a.join(""))), (html) => {
+        try {
+          const scan = scanComposition(html, "fuzz.html");
+          for (const v of scan.videos) {
+            expect(Number.isFinite(v.start) && v.start >= 0).toBe(true);
+            expect(v.end === undefined || Number.isFinite(v.end)).toBe(true);
+            expect(v.playbackRate >= 0.1 && v.playbackRate <= 5).toBe(true);
+            expect(v.loc.line >= 1 && v.loc.column >= 1).toBe(true);
+          }
+        } catch (error) {
+          if (!(error instanceof FramecacheError)) throw error;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("rewrites only the targeted videos: every other byte stays as written", () => {
+    fc.assert(
+      fc.property(fc.array(element, { maxLength: 6 }), (parts) => {
+        const html = parts.join("");
+        const count = scanComposition(html, "f.html").videos.length;
+        const edits = new Map(Array.from({ length: count }, (_, i) => [i, { "data-frame-count": String(i) }] as const));
+        const out = setVideoAttributes(html, edits);
+        expect(out.replace(/ ?data-frame-count="\d+"/g, "")).toBe(html.replace(/ ?data-frame-count="[^"]*"/g, ""));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("scans a very large composition in linear time, without hanging", () => {
+    const html = `<div data-fps="30">${'<video src="a.mp4" data-start="1" data-duration="2"></video>'.repeat(20_000)}</div>`;
+    const scan = scanComposition(html, "big.html");
+    expect(scan.videos).toHaveLength(20_000);
+    const deep = `${"<div>".repeat(50_000)}<video src="a.mp4"></video>`;
+    expect(scanComposition(deep, "deep.html").videos).toHaveLength(1);
+  });
+});
