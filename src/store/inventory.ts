@@ -130,8 +130,8 @@ export function lockedEntries(inventory: Inventory): Set<string> {
  */
 export function isStray(side: SideInfo, inventory: Inventory, now = Date.now()): boolean {
   if (now - side.mtimeMs > HOUR_MS) return true;
-  const lock = inventory.locks.find((l) => l.entry === side.entry && l.state.kind === "live");
-  if (lock && lock.state.kind === "live" && lock.state.owner?.pid === side.pid) return false;
+  const lock = inventory.locks.find((l) => l.entry === side.entry && l.state.kind === "live")?.state;
+  if (lock?.kind === "live" && lock.owner?.pid === side.pid) return false;
   if (side.pid !== undefined && processAlive(side.pid)) return false;
   return side.pid !== undefined || !lock;
 }
