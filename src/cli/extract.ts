@@ -16,6 +16,7 @@ export interface ExtractFlags {
   /** `I/N`: extract only this deterministic slice of the tasks, to fill a shared cache from N jobs. */
   shard?: string;
   root?: string;
+  explain?: boolean;
 }
 
 const ASSETS_DIR = "assets";
@@ -31,7 +32,7 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
       hint: "Warm the cache with --shard in N jobs, then write the output from one run without --shard.",
     });
   }
-  const engine = new Engine({ root, allow: [], options, logger, select: shard && ((task) => inShard(task.key, shard)) });
+  const engine = new Engine({ root, allow: [], options, logger, explain: flags.explain, select: shard && ((task) => inShard(task.key, shard)) });
   try {
     const { compositions, results, errors } = await engine.run(files.map((f) => resolve(f)));
     for (const error of errors) logger.warn(`error [${error.code}] ${error.message}`);
@@ -51,6 +52,7 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
       engine.report.framesWritten = [...distinct.values()].reduce((n, e) => n + e.frames, 0);
       engine.report.bytesWritten = [...distinct.values()].reduce((n, e) => n + e.bytes, 0);
     }
+    await engine.collectGarbage();
     print(flags.json ? JSON.stringify(engine.report, roundMs, 2) : summaryLine(engine.report));
     return errors.length > 0 ? 1 : 0;
   } catch (error) {

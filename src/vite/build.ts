@@ -70,6 +70,7 @@ export function buildPlugin(state: PluginState): Plugin {
       report.emitMs += performance.now() - emitStarted;
       report.framesWritten = placed.frames;
       report.bytesWritten = placed.bytes;
+      await engine.collectGarbage();
       report.totalMs = performance.now() - state.started;
       if (state.options.report !== false && report.videos > 0) {
         await writeFile(join(outDir, state.options.report), JSON.stringify(report, roundMs, 2) + "\n");

@@ -50,10 +50,17 @@ export class PluginState {
       allow: this.allow,
       options: this.options,
       logger: this.logger,
+      explain: debugEnabled(),
     });
     this.imported = [];
     this.run = undefined;
     this.started = performance.now();
     return this.engine;
   }
+}
+
+/** `FRAMECACHE_DEBUG=1` (any value but empty, 0 or false) explains each cache miss in the build log. */
+function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.FRAMECACHE_DEBUG?.trim().toLowerCase();
+  return value !== undefined && value !== "" && value !== "0" && value !== "false";
 }

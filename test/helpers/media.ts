@@ -61,13 +61,15 @@ export function tempDir(prefix = "framecache-test-"): { dir: string; cleanup: ()
 
 /**
  * A wrapper script for FFMPEG_PATH that logs each real ffmpeg run (not `-version`
- * checks) to a file, so tests can count extractions across processes.
+ * checks) to a file, so tests can count extractions across processes. `delaySeconds`
+ * holds each run back before the real ffmpeg starts, so two processes surely overlap.
  */
-export function countingFfmpeg(dir: string): { path: string; runs: () => number } {
+export function countingFfmpeg(dir: string, { delaySeconds = 0 } = {}): { path: string; runs: () => number } {
   const log = join(dir, "ffmpeg-runs.log");
   const path = join(dir, "ffmpeg-counting");
   const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
-  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] || echo run >> "${log}"\nexec "${real}" "$@"\n`);
+  const delay = delaySeconds > 0 ? `[ "$1" = "-version" ] || sleep ${delaySeconds}\n` : "";
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] || echo run >> "${log}"\n${delay}exec "${real}" "$@"\n`);
   chmodSync(path, 0o755);
   return { path, runs: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0) };
 }
