@@ -19,11 +19,12 @@ describe("JS imports with ?frames", () => {
       join(dir, "main.js"),
       `import clip from "./media/clip.mp4?frames&start=1.5&duration=2";\nimport half from "./media/clip.mp4?frames&duration=1&fps=15&format=png";\nexport { clip, half };\n`,
     );
-    // Vite 8 types its plugins against Rolldown; the hooks used here are the ones Rollup has too.
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      const bundle = await rollup({ input: join(dir, "main.js"), plugins: [framecache({ cacheDir: join(dir, "cache") }) as unknown as RollupPlugin[]] });
+      // Vite 8 types its plugins for Rolldown; at run time they are plain Rollup plugins.
+      const plugins = framecache({ cacheDir: join(dir, "cache") }) as unknown as RollupPlugin[];
+      const bundle = await rollup({ input: join(dir, "main.js"), plugins });
       await bundle.write({ dir: join(dir, "out"), format: "es" });
       await bundle.close();
     } finally {

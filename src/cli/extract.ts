@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
-import { isFramecacheError } from "../core/errors.js";
+import { FramecacheError, isFramecacheError } from "../core/errors.js";
 import { resolveOptions } from "../core/options.js";
+import { inShard, parseShard } from "../core/shard.js";
 import { Engine } from "../pipeline/engine.js";
 import type { Logger } from "../pipeline/logger.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
@@ -12,7 +13,10 @@ export interface ExtractFlags {
   format?: "jpg" | "png" | "auto";
   json?: boolean;
   cacheDir?: string;
+  /** `I/N`: extract only this deterministic slice of the tasks, to fill a shared cache from N jobs. */
+  shard?: string;
   root?: string;
+  explain?: boolean;
 }
 
 const ASSETS_DIR = "assets";
@@ -22,7 +26,13 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
   const root = resolve(flags.root ?? process.cwd());
   const fps = flags.fps === undefined ? undefined : /^\d+$/.test(flags.fps) ? Number(flags.fps) : flags.fps;
   const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir });
-  const engine = new Engine({ root, allow: [], options, logger });
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (shard && flags.out) {
+    throw new FramecacheError("FC_BAD_OPTION", "--shard and --out cannot be combined: a shard holds only part of the frames", {
+      hint: "Warm the cache with --shard in N jobs, then write the output from one run without --shard.",
+    });
+  }
+  const engine = new Engine({ root, allow: [], options, logger, explain: flags.explain, select: shard && ((task) => inShard(task.key, shard)) });
   try {
     const { compositions, results, errors } = await engine.run(files.map((f) => resolve(f)));
     for (const error of errors) logger.warn(`error [${error.code}] ${error.message}`);
@@ -42,6 +52,7 @@ export async function extractCommand(files: string[], flags: ExtractFlags, logge
       engine.report.framesWritten = [...distinct.values()].reduce((n, e) => n + e.frames, 0);
       engine.report.bytesWritten = [...distinct.values()].reduce((n, e) => n + e.bytes, 0);
     }
+    await engine.collectGarbage();
     print(flags.json ? JSON.stringify(engine.report, roundMs, 2) : summaryLine(engine.report));
     return errors.length > 0 ? 1 : 0;
   } catch (error) {

@@ -4,6 +4,7 @@ import pc from "picocolors";
 import { isFramecacheError } from "../core/errors.js";
 import type { Logger } from "../pipeline/logger.js";
 import { extractCommand } from "./extract.js";
+import { registerStoreCommands } from "./store.js";
 
 declare const __VERSION__: string;
 
@@ -20,16 +21,32 @@ cli
   .option("--out <dir>", "Also write compositions, frames and a manifest here")
   .option("--fps <fps>", "Frame rate when the composition sets none (30 or 30000/1001)")
   .option("--format <format>", "jpg, png or auto")
+  .option("--shard <i/n>", "Extract only slice I of N (by key), so N CI jobs fill a shared cache")
   .option("--json", "Print the report as JSON")
+  .option("--explain", "For each miss, name the key fields that differ from the nearest cached entry")
   .example("framecache extract index.html --out dist")
   .action(async (compositions: string[], flags) => {
     process.exitCode = await extractCommand(
       compositions,
-      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir },
+      {
+        out: flags.out,
+        fps: flags.fps === undefined ? undefined : String(flags.fps),
+        format: flags.format,
+        json: flags.json,
+        cacheDir: flags.cacheDir,
+        shard: flags.shard === undefined ? undefined : String(flags.shard),
+        explain: flags.explain,
+      },
       stderrLogger,
       (line) => process.stdout.write(line + "\n"),
     );
   });
+
+registerStoreCommands(cli, {
+  print: (text) => process.stdout.write(text + "\n"),
+  error: (text) => process.stderr.write(text + "\n"),
+  cwd: process.cwd(),
+});
 
 cli.help();
 cli.version(typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0");

@@ -33,3 +33,26 @@ export function parseSize(value: unknown): number | undefined {
   };
   return Math.floor(Number(m[1]) * factor[unit]!);
 }
+
+/** How long ago, for tables: `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`. */
+export function formatAge(ms: number): string {
+  if (ms < 1000) return "just now";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
+/**
+ * `"7d"`, `"12h"`, `"30m"`, `"45s"`, `"500ms"`, `"2w"` → milliseconds; a number is taken as
+ * milliseconds. A string needs its unit: a bare `"7"` is refused rather than guessed.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const factor: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86_400e3, w: 604_800e3 };
+  return Math.floor(Number(m[1]) * factor[m[2]!.toLowerCase()]!);
+}

@@ -69,3 +69,26 @@ export function setVideoAttributes(html: string, edits: Map<number, Record<strin
 function escapeAttribute(value: string): string {
   return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 }
+
+/** The attributes of every `<video>` start tag, in document order (`<template>` contents included). */
+export function videoAttributes(html: string): Record<string, string>[] {
+  return elementsOf(html)
+    .filter((el) => el.tagName === "video")
+    .map((el) => Object.fromEntries(el.attrs.map((a) => [a.name, a.value])));
+}
+
+/**
+ * The document with every `<video>` start tag reduced to `<video>`: two versions
+ * with the same skeleton differ only in video attributes, which a page can apply
+ * without reloading.
+ */
+export function videoSkeleton(html: string): string {
+  const tags = elementsOf(html)
+    .filter((el) => el.tagName === "video")
+    .map((el) => el.sourceCodeLocation?.startTag)
+    .filter((tag) => tag !== undefined)
+    .sort((a, b) => b.startOffset - a.startOffset);
+  let out = html;
+  for (const tag of tags) out = out.slice(0, tag.startOffset) + "<video>" + out.slice(tag.endOffset);
+  return out;
+}

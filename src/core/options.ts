@@ -4,12 +4,18 @@ import { parseSize } from "./format.js";
 import type { KeyMode } from "./key.js";
 import { parseFps, type Rational } from "./time.js";
 
+/** A Turborepo remote cache API server (Vercel's, or the open-source `turborepo-remote-cache`). */
 export interface RemoteOptions {
+  /** Base URL of the API, e.g. `https://cache.example.com`; `/v8/artifacts/…` is appended. */
   url: string;
+  /** Bearer token. @default env FRAMECACHE_REMOTE_TOKEN */
   token?: string;
+  /** Team, sent as `?teamId=` (turborepo-remote-cache requires one; on Vercel use the `team_…` id). @default env FRAMECACHE_REMOTE_TEAM */
   team?: string;
-  /** Download only; never upload. @default false */
+  /** Download only; never upload. @default env FRAMECACHE_REMOTE_READ_ONLY, else false */
   readOnly?: boolean;
+  /** Milliseconds of silence (connecting included) before a transfer is abandoned. @default 30000 */
+  timeout?: number;
 }
 
 /** Options of `framecache()`. Every one is optional. */
@@ -136,10 +142,32 @@ function resolveCacheDir(option: string | false | undefined, env: NodeJS.Process
 
 function resolveRemote(option: RemoteOptions | false | undefined, env: NodeJS.ProcessEnv): RemoteOptions | undefined {
   if (option === false) return undefined;
-  if (option !== undefined) {
-    if (typeof option !== "object" || typeof option.url !== "string") bad("remote", option, "use { url, token, team, readOnly } or false");
-    return option;
+  const fromEnv = (name: string) => (env[name] === "" ? undefined : env[name]);
+  const remote: RemoteOptions | undefined =
+    option !== undefined
+      ? option
+      : env.FRAMECACHE_REMOTE_URL
+        ? { url: env.FRAMECACHE_REMOTE_URL, token: fromEnv("FRAMECACHE_REMOTE_TOKEN"), team: fromEnv("FRAMECACHE_REMOTE_TEAM") }
+        : undefined;
+  if (remote === undefined) return undefined;
+  if (typeof remote !== "object" || remote === null) bad("remote", remote, "use { url, token, team, readOnly } or false");
+  // Only the url is echoed back: an error message must never carry the token.
+  if (!isHttpUrl(remote.url)) bad("remote.url", remote.url, "use an http(s) URL of a Turborepo remote cache API (or FRAMECACHE_REMOTE_URL)");
+  positiveInt("remote.timeout", remote.timeout);
+  const readOnly = remote.readOnly ?? (env.FRAMECACHE_REMOTE_READ_ONLY ? !OFF.has(env.FRAMECACHE_REMOTE_READ_ONLY.toLowerCase()) : false);
+  return {
+    ...remote,
+    token: remote.token ?? fromEnv("FRAMECACHE_REMOTE_TOKEN"),
+    team: remote.team ?? fromEnv("FRAMECACHE_REMOTE_TEAM"),
+    readOnly,
+  };
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
   }
-  if (!env.FRAMECACHE_REMOTE_URL) return undefined;
-  return { url: env.FRAMECACHE_REMOTE_URL, token: env.FRAMECACHE_REMOTE_TOKEN, team: env.FRAMECACHE_REMOTE_TEAM };
 }

@@ -8,10 +8,15 @@ import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../co
 import type { VideoRef } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
 import { locateBinaries, type Binaries } from "../media/binaries.js";
-import { digestFile } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
+import { openRemote, type RemoteCache } from "../store/remote/client.js";
+import { DIGEST_MEMO_DIR, DigestMemo } from "../store/digest-memo.js";
+import { collectGarbage } from "../store/gc.js";
+import { knownEntries } from "../store/inventory.js";
+import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
+import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type Logger } from "./logger.js";
 import { emptyReport, timed, type Report } from "./report.js";
@@ -34,6 +39,10 @@ export interface EngineOptions extends ProjectPaths {
   logger: Logger;
   /** Called with each ffmpeg argument list; tests count runs with it. */
   onExtract?: (task: Task) => void;
+  /** Only tasks this accepts are produced (`framecache extract --shard`); the rest are left out. */
+  select?: (task: Task) => boolean;
+  /** Log, for each miss, which key fields differ from the nearest entry (`--explain`, `FRAMECACHE_DEBUG=1`). */
+  explain?: boolean;
 }
 
 /**
@@ -49,12 +58,16 @@ export class Engine {
   private temporaryStore?: string;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
+  private digestMemoPromise?: Promise<DigestMemo>;
+  private missesAtLastGc = 0;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly remote?: RemoteCache;
 
   constructor(readonly config: EngineOptions) {
     this.logger = dedupeWarnings(config.logger);
     this.limit = pLimit(config.options.concurrency);
+    this.remote = openRemote(config.options, this.logger, this.report);
   }
 
   binaries(): Promise<Binaries> {
@@ -85,8 +98,9 @@ export class Engine {
     return this.temporaryStore === undefined;
   }
 
-  /** Remove the temporary store used when caching is off. */
+  /** Finish remote uploads, then remove the temporary store used when caching is off. */
   async dispose(): Promise<void> {
+    await this.remote?.close();
     if (this.temporaryStore) await rm(this.temporaryStore, { recursive: true, force: true });
   }
 
@@ -133,7 +147,7 @@ export class Engine {
       probeSource(binaries, path, { what: `${what} (${ref.src})`, loc: ref.loc }),
     );
     if (this.config.options.key === "content") {
-      identity.digest = await this.memo(this.digests, memo, "hashMs", () => digestFile(path));
+      identity.digest = await this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path));
     }
     if (info.alpha && format === "jpg") {
       this.logger.warn(
@@ -149,6 +163,12 @@ export class Engine {
       height: o.height,
       keyMode: o.key,
     });
+  }
+
+  /** Digests remembered in the store across runs; not in the throwaway store of an uncached run. */
+  digestMemo(): Promise<DigestMemo> {
+    this.digestMemoPromise ??= this.storeDir().then((dir) => new DigestMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+    return this.digestMemoPromise;
   }
 
   private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
@@ -173,19 +193,52 @@ export class Engine {
 
   private async produce(task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome }> {
     const store = await this.storeDir();
-    const hit = await lookupEntry(store, task);
-    if (hit) return { entry: hit, cache: "hit" };
-    const binaries = await this.binaries();
-    const entry = await this.limit(() =>
-      timed(this.report, "extractMs", async () => {
-        // Another caller may have published it while this one queued.
-        const late = await lookupEntry(store, task);
-        if (late) return late;
-        this.config.onExtract?.(task);
-        return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));
-      }),
-    );
-    return { entry, cache: "miss" };
+    for (;;) {
+      const hit = await lookupEntry(store, task);
+      if (hit) return { entry: hit, cache: "hit" };
+      // Shared cache: between the local store and ffmpeg (DESIGN §6).
+      const fetched = await this.remote?.fetch(task, store, signal);
+      if (fetched) return { entry: fetched, cache: "remote-hit" };
+      const binaries = await this.binaries();
+      const made = await this.limit(() => timed(this.report, "extractMs", () => this.extractLocked(store, binaries, task, signal)));
+      if (made?.cache === "miss") this.remote?.upload(task, made.entry);
+      if (made) return made;
+      // Another process is extracting this key: wait outside our ffmpeg slots, then read its entry.
+      await waitForLock(store, task.entry, signal);
+    }
+  }
+
+  /** Extract under the key's lock, so processes sharing the store run ffmpeg once per key; undefined when another holds it. */
+  private async extractLocked(store: string, binaries: Binaries, task: Task, signal?: AbortSignal): Promise<{ entry: StoredEntry; cache: CacheOutcome } | undefined> {
+    const lock = await tryLock(store, task.entry);
+    if (!lock) return undefined;
+    try {
+      // Another caller may have published it while this one queued or waited.
+      const late = await lookupEntry(store, task);
+      if (late) return { entry: late, cache: "hit" };
+      // Aborted while queued for a slot: do not start ffmpeg at all.
+      if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
+      this.config.onExtract?.(task);
+      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal })), cache: "miss" };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Bring the store under `maxCacheSize` if anything was extracted since the last call
+   * (after a build; a dev server may call it after each rebuild). Counts go to the report.
+   */
+  async collectGarbage(): Promise<void> {
+    if (this.report.cacheMisses === this.missesAtLastGc || !this.storePromise || !this.cached) return;
+    this.missesAtLastGc = this.report.cacheMisses;
+    try {
+      const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize });
+      this.report.gcEvicted += stats.evicted;
+      this.report.gcBytesFreed += stats.bytesFreed;
+    } catch (error) {
+      this.logger.warn(`framecache: cache cleanup failed (${(error as Error).message}); run \`framecache gc\``);
+    }
   }
 
   /** Plan and extract everything under the given root compositions. */
@@ -193,8 +246,11 @@ export class Engine {
     const started = performance.now();
     const { compositions, errors } = await this.load(roots);
     const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c)));
-    const videos = planned.flatMap((p) => p.videos);
+    const select = this.config.select;
+    const videos = planned.flatMap((p) => p.videos).filter((v) => !select || select(v.task));
     errors.push(...planned.flatMap((p) => p.errors));
+    // What the store held before this run, so misses are explained against earlier entries only.
+    const known = this.config.explain ? await knownEntries(await this.storeDir()) : undefined;
     const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
     const results: VideoResult[] = [];
     settled.forEach((s, i) => {
@@ -203,6 +259,9 @@ export class Engine {
       else throw s.reason;
     });
     this.count(compositions, results);
+    // Uploads run beside the extractions; the report counts their bytes.
+    await this.remote?.flush();
+    if (known) explainMisses(results, known, this.logger);
     this.report.totalMs += performance.now() - started;
     return { compositions, results, errors };
   }
@@ -211,11 +270,11 @@ export class Engine {
   count(compositions: Map<string, Composition>, results: VideoResult[]): void {
     const r = this.report;
     r.videos += results.length;
-    // One extraction serves every video that shares its key; only the first counts as extracted.
-    const extracted = new Set<string>();
+    // One extraction (or download) serves every video that shares its key; only the first counts as such.
+    const produced = new Set<string>();
     for (const v of results) {
-      if (v.cache === "miss" && !extracted.has(v.task.key)) extracted.add(v.task.key);
-      else if (v.cache === "miss") v.cache = "hit";
+      if (v.cache !== "hit" && !produced.has(v.task.key)) produced.add(v.task.key);
+      else if (v.cache !== "hit") v.cache = "hit";
       if (v.cache === "hit") r.cacheHits++;
       else if (v.cache === "remote-hit") r.remoteHits++;
       else r.cacheMisses++;

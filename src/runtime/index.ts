@@ -1,2 +1,208 @@
-/** Placeholder until the runtime helper lands (issue: dev server and runtime). */
-export {};
+/**
+ * Browser helper: shows, for each `<video data-frames>` of a composition, the exact
+ * extracted frame for a time `t`, so a preview can scrub frame-accurately. Plain
+ * DOM, no Node imports; works on dev pages and on built ones alike.
+ */
+import { UPDATE_EVENT, type FramecacheUpdate } from "../core/events.js";
+import { clipTiming, frameIndexAt, frameUrl, numberAttribute } from "./frame-math.js";
+
+export { clipTiming, frameIndexAt, frameUrl, parseFrameRate, type ClipTiming } from "./frame-math.js";
+export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
+
+export interface PreviewOptions {
+  /** Frames fetched ahead of the one shown, per video. @default 3 */
+  preload?: number;
+}
+
+export interface Preview {
+  /** Show every video's frame for composition time `t` (seconds). */
+  seek(t: number): void;
+  /** The time last sought. */
+  readonly time: number;
+  /** Remove the overlays, show the `<video>` elements again and stop listening for updates. */
+  destroy(): void;
+}
+
+/** Class of the `<img>` that stands in for each video; style it as you style the video. */
+export const OVERLAY_CLASS = "framecache-frame";
+const LOADED = "data-framecache-loaded";
+const PREFETCH_KEPT = 64;
+
+/**
+ * Replace each `<video data-frames>` under `root` by an `<img class="framecache-frame">`
+ * placed right after it (the video is hidden; its inline style and size are copied),
+ * showing frame `floor((t − start) · rate · fps + 1e-9)` and hidden outside the
+ * clip's `[start, end]`. Clips inside nested compositions (`data-composition-src`
+ * or `data-composition-id` ancestors with a `data-start`) are offset by it.
+ *
+ * In `vite dev`, the plugin delivers `framecache:update` as a DOM event on `window`;
+ * the preview applies it in place and the page does not reload.
+ */
+export function createPreview(root: ParentNode, options: PreviewOptions = {}): Preview {
+  const preload = Math.max(0, options.preload ?? 3);
+  const overlays = new Map<HTMLVideoElement, { img: HTMLImageElement; display: string }>();
+  const prefetched = new Map<string, HTMLImageElement>();
+  let time = 0;
+
+  const overlayFor = (video: HTMLVideoElement): HTMLImageElement => {
+    const known = overlays.get(video);
+    if (known) return known.img;
+    const img = document.createElement("img");
+    img.className = OVERLAY_CLASS;
+    img.alt = "";
+    img.draggable = false;
+    for (const name of ["style", "width", "height"]) {
+      const value = video.getAttribute(name);
+      if (value !== null) img.setAttribute(name, value);
+    }
+    img.dataset.framecacheFor = clipId(video) ?? "";
+    video.after(img);
+    overlays.set(video, { img, display: video.style.display });
+    video.style.display = "none";
+    return img;
+  };
+
+  const prefetch = (url: string): void => {
+    if (prefetched.has(url)) return;
+    const image = new Image();
+    image.decoding = "async";
+    image.src = url;
+    prefetched.set(url, image);
+    // Keep a bounded set alive until loaded; the HTTP cache (immutable URLs) keeps the bytes.
+    if (prefetched.size > PREFETCH_KEPT) prefetched.delete(prefetched.keys().next().value!);
+  };
+
+  const render = (): void => {
+    const seen = new Set<HTMLVideoElement>();
+    for (const video of Array.from(root.querySelectorAll("video"))) {
+      const pattern = video.getAttribute("data-frames");
+      if (!pattern) continue;
+      seen.add(video);
+      const clip = clipTiming((name) => video.getAttribute(name));
+      const index = frameIndexAt(time - offsetOf(video, root), clip);
+      const img = overlayFor(video);
+      if (index === undefined) {
+        img.style.display = "none";
+        delete img.dataset.frame;
+        continue;
+      }
+      const url = frameUrl(pattern, index + 1);
+      // Setting src keeps the previous frame on screen until the new one is decoded: no flash.
+      if (img.getAttribute("src") !== url) img.src = url;
+      img.style.display = "";
+      img.dataset.frame = String(index + 1);
+      for (let ahead = 1; ahead <= preload && index + ahead < clip.frameCount; ahead++) prefetch(frameUrl(pattern, index + ahead + 1));
+    }
+    for (const [video, overlay] of overlays) {
+      if (seen.has(video)) continue;
+      overlay.img.remove();
+      video.style.display = overlay.display;
+      overlays.delete(video);
+    }
+  };
+
+  const onUpdate = (event: Event): void => {
+    const update = (event as CustomEvent<FramecacheUpdate>).detail;
+    if (!update || !Array.isArray(update.compositions)) return;
+    applyUpdate(root, update);
+    render();
+    // Tells the plugin's dev client that the page handled it: no reload.
+    event.preventDefault();
+  };
+  if (typeof window !== "undefined") window.addEventListener(UPDATE_EVENT, onUpdate);
+
+  return {
+    seek(t: number) {
+      time = t;
+      render();
+    },
+    get time() {
+      return time;
+    },
+    destroy() {
+      if (typeof window !== "undefined") window.removeEventListener(UPDATE_EVENT, onUpdate);
+      for (const [video, overlay] of overlays) {
+        overlay.img.remove();
+        video.style.display = overlay.display;
+      }
+      overlays.clear();
+      prefetched.clear();
+    },
+  };
+}
+
+/**
+ * Apply a `framecache:update` to the videos under `root`: each changed video,
+ * found by its id and the frames it showed, takes the `data-*` attributes a
+ * reload would serve. Returns how many elements changed.
+ */
+export function applyUpdate(root: ParentNode, update: FramecacheUpdate): number {
+  let applied = 0;
+  const videos = Array.from(root.querySelectorAll("video"));
+  for (const composition of update.compositions) {
+    for (const changed of composition.videos) {
+      for (const video of videos) {
+        const sameId = clipId(video) === changed.id || (clipId(video) === undefined && changed.id.startsWith("hf-video-"));
+        const sameFrames = changed.previous === null ? sameId : video.getAttribute("data-frames") === changed.previous;
+        if (!sameId || !sameFrames) continue;
+        syncDataAttributes(video, changed.attributes);
+        applied++;
+      }
+    }
+  }
+  return applied;
+}
+
+/**
+ * Fetch every `data-composition-src` in `root` (itself included) and insert it into its host,
+ * recursively: the composition element of the fetched file (its `<template>`
+ * contents unwrapped, scripts dropped), with paths relative to that file.
+ */
+export async function mountNested(root: ParentNode): Promise<void> {
+  const candidates = Array.from(root.querySelectorAll<HTMLElement>("[data-composition-src]"));
+  if (root instanceof HTMLElement && root.hasAttribute("data-composition-src")) candidates.unshift(root);
+  const hosts = candidates.filter((h) => !h.hasAttribute(LOADED));
+  await Promise.all(
+    hosts.map(async (host) => {
+      const base = host.parentElement?.closest(`[${LOADED}]`)?.getAttribute(LOADED) ?? document.baseURI;
+      const url = new URL(host.getAttribute("data-composition-src")!, base).href;
+      host.setAttribute(LOADED, url);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`framecache: ${url} answered ${response.status}`);
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const script of Array.from(doc.querySelectorAll("script"))) script.remove();
+      const composition = doc.querySelector("[data-composition-id]");
+      let template: HTMLTemplateElement | null;
+      const scope = composition ?? doc.body;
+      while ((template = scope.querySelector("template"))) template.replaceWith(template.content);
+      if (composition) host.append(document.importNode(composition, true));
+      else host.append(...Array.from(doc.body.childNodes).map((n) => document.importNode(n, true)));
+      await mountNested(host);
+    }),
+  );
+}
+
+/** The scanner's identity of a clip, when the element carries one. */
+function clipId(video: Element): string | undefined {
+  return video.getAttribute("data-hf-render-id") || video.getAttribute("id") || undefined;
+}
+
+/** Seconds by which enclosing compositions shift a clip's timeline (the root's own start is not counted). */
+function offsetOf(video: Element, root: ParentNode): number {
+  let offset = 0;
+  for (let el = video.parentElement; el && el !== root; el = el.parentElement) {
+    if (el.hasAttribute("data-composition-src") || el.hasAttribute("data-composition-id")) {
+      offset += Math.max(0, numberAttribute(el.getAttribute("data-start")) ?? 0);
+    }
+  }
+  return offset;
+}
+
+function syncDataAttributes(el: Element, attributes: Record<string, string>): void {
+  for (const { name } of Array.from(el.attributes)) {
+    if (name.startsWith("data-") && !(name in attributes)) el.removeAttribute(name);
+  }
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name.startsWith("data-") && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+}

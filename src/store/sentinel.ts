@@ -15,6 +15,8 @@ export interface Sentinel {
   format: FrameFormat;
   fps: number | string;
   created: string;
+  /** Absolute path of the source it was made from; lets `--explain` find entries of the same file. */
+  source?: string;
 }
 
 /** An empty sentinel is what the HyperFrames v2 engine writes: trusted when frames exist. */

@@ -25,6 +25,10 @@ export async function openStore(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const tag = join(dir, "CACHEDIR.TAG");
   if (!(await exists(tag))) await writeFile(tag, CACHEDIR_TAG);
+  // An existing store can still refuse writes (read-only mount or restore): find out now, not mid-extraction.
+  const probe = join(dir, `.write-test-${process.pid}-${randomBytes(4).toString("hex")}`);
+  await writeFile(probe, "");
+  await rm(probe, { force: true });
 }
 
 /**
@@ -82,6 +86,7 @@ export async function publishEntry(
       format: task.format,
       fps: fpsValue(task.fps),
       created: new Date().toISOString(),
+      source: task.source,
     };
     await writeFile(join(partial, SENTINEL), JSON.stringify(sentinel, null, 2) + "\n");
     const final = join(storeDir, task.entry);

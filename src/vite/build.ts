@@ -19,13 +19,7 @@ export function buildPlugin(state: PluginState): Plugin {
     apply: "build",
 
     configResolved(resolved) {
-      state.vite = true;
-      state.root = resolved.root;
-      state.publicDir = resolved.publicDir || undefined;
-      state.allow = resolved.server.fs.allow ?? [];
-      state.base = resolved.base;
-      state.assetsDir = resolved.build.assetsDir;
-      state.logger = resolved.logger;
+      state.configure(resolved);
     },
 
     async buildStart(inputOptions) {
@@ -76,6 +70,7 @@ export function buildPlugin(state: PluginState): Plugin {
       report.emitMs += performance.now() - emitStarted;
       report.framesWritten = placed.frames;
       report.bytesWritten = placed.bytes;
+      await engine.collectGarbage();
       report.totalMs = performance.now() - state.started;
       if (state.options.report !== false && report.videos > 0) {
         await writeFile(join(outDir, state.options.report), JSON.stringify(report, roundMs, 2) + "\n");
@@ -99,7 +94,7 @@ export function buildPlugin(state: PluginState): Plugin {
 }
 
 /** HTML inputs of the build plus the `compositions` globs, as absolute paths. */
-async function compositionRoots(root: string, input: unknown, globs: string[]): Promise<{ html: string[]; globbed: string[] }> {
+export async function compositionRoots(root: string, input: unknown, globs: string[]): Promise<{ html: string[]; globbed: string[] }> {
   const inputs = typeof input === "string" ? [input] : Array.isArray(input) ? input : Object.values((input ?? {}) as Record<string, string>);
   const html = inputs
     .filter((i): i is string => typeof i === "string" && i.endsWith(".html"))

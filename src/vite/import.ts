@@ -1,6 +1,7 @@
 import { realpath } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Plugin } from "vite";
+import { devFramesUrl } from "../core/dev-url.js";
 import { FramecacheError } from "../core/errors.js";
 import { isInside } from "../core/paths.js";
 import type { VideoRef } from "../core/scan.js";
@@ -16,6 +17,8 @@ const PREFIX = "\0framecache:";
 export function importPlugin(state: PluginState): Plugin {
   return {
     name: "framecache:import",
+    // Before Vite's resolver and asset plugin, which would otherwise turn `clip.mp4?frames` into a URL string.
+    enforce: "pre",
 
     async resolveId(source, importer) {
       const [path, query = ""] = source.split("?", 2);
@@ -44,13 +47,16 @@ export function importPlugin(state: PluginState): Plugin {
         throw new FramecacheError("FC_BAD_OPTION", `format=${format} in an import of ${file}; use jpg, png or auto`);
       }
       const task = await engine.planFile(real, ref, fps, format as "jpg" | "png" | "auto" | undefined);
-      const { entry, cache } = await engine.ensure(task);
+      // A new source re-plans the import on the next load (and in dev, through HMR).
+      this.addWatchFile(real);
+      const { entry, cache } = state.dev ? await state.dev.pin(task) : await engine.ensure(task);
       const composition = { file, label: labelOf(file, state.root), html: "", scan: scanComposition("", file), fps, nested: [] };
       const result = { composition, ref, task, entry, cache };
       state.imported.push(result);
       engine.count(new Map(), [result]);
       const manifest = manifestVideo(result, state.assetsDir);
-      return `export default ${JSON.stringify({ ...manifest, frames: state.base + manifest.frames })};\n`;
+      const frames = state.dev ? devFramesUrl(entry.name, entry.format) : state.base + manifest.frames;
+      return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
   };
 }

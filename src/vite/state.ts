@@ -1,6 +1,8 @@
+import type { ResolvedConfig } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import type { ResolvedOptions } from "../core/options.js";
 import type { Composition } from "../pipeline/compositions.js";
+import type { DevSession } from "../pipeline/dev-session.js";
 import { Engine, type VideoResult } from "../pipeline/engine.js";
 import type { Logger } from "../pipeline/logger.js";
 
@@ -26,8 +28,20 @@ export class PluginState {
   /** Videos imported from JS with `?frames`. */
   imported: VideoResult[] = [];
   started = 0;
+  /** Set while a dev server runs. */
+  dev?: DevSession;
 
   constructor(readonly options: ResolvedOptions) {}
+
+  configure(resolved: ResolvedConfig): void {
+    this.vite = true;
+    this.root = resolved.root;
+    this.publicDir = resolved.publicDir || undefined;
+    this.allow = resolved.server.fs.allow ?? [];
+    this.base = resolved.base;
+    this.assetsDir = resolved.build.assetsDir;
+    this.logger = resolved.logger;
+  }
 
   newEngine(): Engine {
     this.engine = new Engine({
@@ -36,10 +50,17 @@ export class PluginState {
       allow: this.allow,
       options: this.options,
       logger: this.logger,
+      explain: debugEnabled(),
     });
     this.imported = [];
     this.run = undefined;
     this.started = performance.now();
     return this.engine;
   }
+}
+
+/** `FRAMECACHE_DEBUG=1` (any value but empty, 0 or false) explains each cache miss in the build log. */
+function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.FRAMECACHE_DEBUG?.trim().toLowerCase();
+  return value !== undefined && value !== "" && value !== "0" && value !== "false";
 }

@@ -90,15 +90,30 @@ export function tempDir(prefix = "framecache-test-", base = tmpdir()): { dir: st
 
 /**
  * A wrapper script for FFMPEG_PATH that logs each real ffmpeg run (not `-version`
- * checks) to a file, so tests can count extractions across processes.
+ * checks) to a file, so tests can count extractions across processes. `delaySeconds`
+ * holds each run back before the real ffmpeg starts, so two processes surely overlap.
  */
-export function countingFfmpeg(dir: string): { path: string; runs: () => number } {
+export function countingFfmpeg(dir: string, { delaySeconds = 0 } = {}): { path: string; runs: () => number } {
   const log = join(dir, "ffmpeg-runs.log");
   const path = join(dir, "ffmpeg-counting");
   const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
-  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] || echo run >> "${log}"\nexec "${real}" "$@"\n`);
+  const delay = delaySeconds > 0 ? `[ "$1" = "-version" ] || sleep ${delaySeconds}\n` : "";
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] || echo run >> "${log}"\n${delay}exec "${real}" "$@"\n`);
   chmodSync(path, 0o755);
   return { path, runs: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0) };
+}
+
+/**
+ * An FFMPEG_PATH wrapper that holds every extraction until `open()` is called,
+ * then runs the real ffmpeg (`exec`, so the process is ffmpeg from then on).
+ */
+export function gatedFfmpeg(dir: string): { path: string; open: () => void } {
+  const gate = join(dir, "ffmpeg-gate");
+  const path = join(dir, "ffmpeg-gated");
+  const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] && exec "${real}" "$@"\nwhile [ ! -f "${gate}" ]; do sleep 0.05; done\nexec "${real}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return { path, open: () => writeFileSync(gate, "") };
 }
 
 /** Width and height of an image or video file, as ffprobe reads them. */

@@ -1,0 +1,334 @@
+import { realpath } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { devFramesUrl } from "../core/dev-url.js";
+import { isFramecacheError } from "../core/errors.js";
+import { formatBytes, formatDuration } from "../core/format.js";
+import { SENTINEL } from "../core/frames.js";
+import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
+import type { Task } from "../core/plan.js";
+import { scanComposition } from "../core/scan.js";
+import { fpsValue } from "../core/time.js";
+import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
+import { exists } from "../store/sentinel.js";
+import type { StoredEntry } from "../store/store.js";
+import type { Composition } from "./compositions.js";
+import type { CacheOutcome, Engine, PlannedVideo } from "./engine.js";
+import type { Logger } from "./logger.js";
+
+export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
+
+export interface DevSessionOptions {
+  logger: Logger;
+  /** Deliver an update to the pages (Vite's HMR channel). */
+  send: (update: FramecacheUpdate) => void;
+  /** Start watching a video source. */
+  watch?: (file: string) => void;
+  /** How long a frame request waits for its entry's extraction. @default 120_000 */
+  waitTimeoutMs?: number;
+  /** Quiet time after a source's last change event before re-planning. @default 100 */
+  debounceMs?: number;
+}
+
+type Outcome = { entry: StoredEntry; cache: CacheOutcome };
+
+/** One extraction this session asked for; its controller kills ffmpeg once nothing wants the entry. */
+interface Run {
+  task: Task;
+  controller: AbortController;
+  promise: Promise<Outcome>;
+  outcome?: Outcome;
+  failed?: unknown;
+}
+
+/** A composition as last served: its plan and the attributes each `<video>` was given. */
+interface Served {
+  composition: Composition;
+  videos: PlannedVideo[];
+  /** Per `<video>` in document order: its attributes plus the frame attributes. */
+  attributes: Record<string, string>[];
+  frameAttributes: Map<number, Record<string, string>>;
+  errors: number;
+  started: number;
+}
+
+/**
+ * The dev server's view of the project: which compositions were served with which
+ * entries, which extractions run, and what changed since. Planning is serialised,
+ * so a page request and a file change never interleave their bookkeeping;
+ * extraction runs in the background and frame requests wait for it.
+ */
+export class DevSession {
+  private readonly queue = pLimit(1);
+  private readonly served = new Map<string, Served>();
+  private readonly runs = new Map<string, Run>();
+  /** Root composition → every composition file of its tree. */
+  private readonly roots = new Map<string, Set<string>>();
+  private readonly sources = new Set<string>();
+  /** Entries that `?frames` imports handed out; never superseded. */
+  private readonly pinned = new Set<string>();
+  private readonly logged = new Map<string, string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private disposed = false;
+
+  constructor(
+    readonly engine: Engine,
+    private readonly options: DevSessionOptions,
+  ) {}
+
+  storeDir(): Promise<string> {
+    return this.engine.storeDir();
+  }
+
+  /**
+   * Plan the composition `file` (with the tree it belongs to) and return `html`
+   * with dev frame URLs. Extraction continues after this returns.
+   */
+  page(file: string, html: string): Promise<{ html: string; videos: number }> {
+    return this.queue(async () => {
+      const real = await realpathOr(file);
+      const root = this.rootOf(real);
+      await this.planRoot(root);
+      const served = this.served.get(real);
+      const videos = [...(this.roots.get(root) ?? [])].reduce((n, f) => n + (this.served.get(f)?.videos.length ?? 0), 0);
+      return { html: served ? setVideoAttributes(html, served.frameAttributes) : html, videos };
+    });
+  }
+
+  /** Plan root compositions ahead of any request, so their frames are being made when the page asks. */
+  async warm(roots: string[]): Promise<void> {
+    // One root at a time, so a page requested meanwhile is planned before the rest.
+    for (const root of roots) {
+      await this.queue(async () => {
+        if (!this.disposed && (await exists(root))) await this.planRoot(await realpathOr(root));
+      });
+    }
+  }
+
+  /**
+   * A composition file changed on disk. When only `<video>` attributes changed,
+   * the affected videos are re-planned and the pages told ("update"); anything
+   * else needs a reload ("reload"). Files never served are "unknown".
+   */
+  compositionChanged(file: string, html: string): Promise<"update" | "reload" | "unknown"> {
+    return this.queue(async () => {
+      const served = this.served.get(await realpathOr(file));
+      if (!served) return "unknown";
+      if (videoSkeleton(html) !== videoSkeleton(served.composition.html)) return "reload";
+      const scan = scanComposition(html, served.composition.label);
+      for (const w of scan.warnings) this.engine.logger.warn(`${w.loc.file}:${w.loc.line}:${w.loc.column}: ${w.message}`);
+      const videos = await this.commit({ ...served.composition, html, scan });
+      if (videos.length > 0) this.options.send({ compositions: [{ composition: served.composition.label, videos }] });
+      return "update";
+    });
+  }
+
+  /** Any file changed; sources of served videos are re-planned once their writes settle. */
+  fileChanged(file: string): void {
+    if (this.disposed || file.endsWith(".html")) return;
+    const known = this.sources.has(file) || [...this.served.values()].some((s) => s.errors > 0);
+    if (known) return this.schedule(file);
+    void realpathOr(file).then((real) => this.sources.has(real) && this.schedule(real));
+  }
+
+  /** The complete entry behind a frame URL, waiting for its extraction when it runs. */
+  async entry(name: string): Promise<StoredEntry | "missing" | "timeout"> {
+    const run = this.runs.get(name);
+    if (!run) return "missing";
+    if (run.outcome) return run.outcome.entry;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.options.waitTimeoutMs ?? 120_000);
+    });
+    try {
+      return await Promise.race([run.promise.then((o) => o.entry, () => "missing" as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Extract a task for a `?frames` import; its entry stays wanted for the session. */
+  async pin(task: Task): Promise<Outcome> {
+    this.pinned.add(task.entry);
+    this.watchSource(task.source);
+    return (await this.track(task)).promise;
+  }
+
+  /** Kill every running extraction; their partial directories are removed as they fail. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const run of this.runs.values()) run.controller.abort();
+    await Promise.allSettled([...this.runs.values()].map((r) => r.promise));
+    await this.engine.dispose();
+  }
+
+  private rootOf(file: string): string {
+    if (this.roots.has(file)) return file;
+    for (const [root, files] of this.roots) if (files.has(file)) return root;
+    return file;
+  }
+
+  private async planRoot(root: string): Promise<void> {
+    const { compositions, errors } = await this.engine.load([root]);
+    for (const error of errors) this.engine.logger.warn(error.message);
+    await Promise.all([...compositions.values()].map((c) => this.commit(c)));
+    this.roots.set(root, new Set(compositions.keys()));
+  }
+
+  /** Plan a composition, start what it needs, and say which videos changed since it was last served. */
+  private async commit(composition: Composition): Promise<UpdatedVideo[]> {
+    const started = performance.now();
+    const { videos, errors } = await this.engine.plan(composition);
+    if (this.disposed) return [];
+    for (const error of errors) this.engine.logger.warn(error.message);
+    const frameAttributes = new Map<number, Record<string, string>>();
+    for (const v of videos) {
+      frameAttributes.set(v.ref.index, {
+        "data-frames": devFramesUrl(v.task.entry, v.task.format),
+        "data-frame-count": String(v.task.frameCount),
+        "data-frame-fps": String(fpsValue(v.task.fps)),
+      });
+    }
+    const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
+    const previous = this.served.get(composition.file);
+    this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
+    await Promise.all(videos.map((v) => this.track(v.task)));
+    for (const v of videos) this.watchSource(v.task.source);
+    this.supersede();
+    void this.announce(composition.file);
+    return previous ? changedVideos(previous.attributes, attributes) : [];
+  }
+
+  /** The run for a task: the current one when it is still good, else a new extraction. */
+  private async track(task: Task): Promise<Run> {
+    const known = this.runs.get(task.entry);
+    if (known && known.task.key === task.key && !known.controller.signal.aborted) {
+      // An entry removed from the store since (gc, `framecache clean`) is made again.
+      if (!known.outcome || (await exists(join(known.outcome.entry.dir, SENTINEL)))) return known;
+    }
+    const controller = new AbortController();
+    // A superseded run of the same key must settle before the engine is asked again.
+    const before = known ? known.promise.then(noop, noop) : Promise.resolve();
+    const run: Run = { task, controller, promise: before.then(() => this.engine.ensure(task, controller.signal)) };
+    run.promise.then(
+      (outcome) => (run.outcome = outcome),
+      (error: unknown) => {
+        run.failed = error;
+        if (!isFramecacheError(error, "FC_CANCELLED")) this.engine.logger.warn(error instanceof Error ? error.message : String(error));
+      },
+    );
+    this.runs.set(task.entry, run);
+    return run;
+  }
+
+  /** Abort running extractions that no served composition or import needs any more. */
+  private supersede(): void {
+    const wanted = new Set(this.pinned);
+    for (const served of this.served.values()) for (const v of served.videos) wanted.add(v.task.entry);
+    for (const [name, run] of this.runs) {
+      if (!wanted.has(name) && !run.outcome && !run.failed) run.controller.abort();
+    }
+  }
+
+  /** One line per composition once its frames are ready, when its set of entries is new. */
+  private async announce(file: string): Promise<void> {
+    const served = this.served.get(file);
+    if (!served || served.videos.length === 0) return;
+    const runs = served.videos.map((v) => this.runs.get(v.task.entry)!);
+    await Promise.allSettled(runs.map((r) => r.promise));
+    const signature = served.videos.map((v) => v.task.key).join(",");
+    if (this.disposed || this.served.get(file) !== served || this.logged.get(file) === signature) return;
+    this.logged.set(file, signature);
+    let hit = 0;
+    let extracted = 0;
+    let failed = 0;
+    let frames = 0;
+    let bytes = 0;
+    const counted = new Set<string>();
+    for (const run of runs) {
+      const outcome = run.outcome;
+      if (!outcome) {
+        failed++;
+        continue;
+      }
+      if (outcome.cache === "miss" && !counted.has(run.task.key)) extracted++;
+      else hit++;
+      if (!counted.has(run.task.key)) {
+        frames += outcome.entry.frames;
+        bytes += outcome.entry.bytes;
+      }
+      counted.add(run.task.key);
+    }
+    const parts = [`${served.videos.length} video${served.videos.length === 1 ? "" : "s"}`, `${hit} hit`, `${extracted} extracted`];
+    if (failed > 0) parts.push(`${failed} failed`);
+    parts.push(`${frames} frames (${formatBytes(bytes)})`, formatDuration(performance.now() - served.started));
+    this.options.logger.info(`framecache  ${served.composition.label} ready · ${parts.join(" · ")}`);
+  }
+
+  private watchSource(file: string): void {
+    if (this.sources.has(file)) return;
+    this.sources.add(file);
+    this.options.watch?.(file);
+  }
+
+  private schedule(file: string): void {
+    clearTimeout(this.timers.get(file));
+    this.timers.set(
+      file,
+      setTimeout(() => {
+        this.timers.delete(file);
+        void this.queue(() => this.sourceChanged(file));
+      }, this.options.debounceMs ?? 100),
+    );
+  }
+
+  /** Re-plan the compositions that use a changed source (and any that had errors), then tell the pages. */
+  private async sourceChanged(file: string): Promise<void> {
+    if (this.disposed) return;
+    const affected = [...this.served.values()].filter((s) => s.errors > 0 || s.videos.some((v) => v.task.source === file));
+    const update: FramecacheUpdate = { compositions: [] };
+    for (const served of affected) {
+      const videos = await this.commit(served.composition);
+      if (videos.length > 0) update.compositions.push({ composition: served.composition.label, videos });
+    }
+    if (update.compositions.length > 0) this.options.send(update);
+  }
+}
+
+/** Videos whose attributes differ between two servings of one composition. */
+function changedVideos(before: Record<string, string>[], after: Record<string, string>[]): UpdatedVideo[] {
+  const changed: UpdatedVideo[] = [];
+  for (let i = 0; i < after.length; i++) {
+    const old = before[i] ?? {};
+    const now = after[i]!;
+    if (sameAttributes(old, now)) continue;
+    changed.push({
+      id: now["data-hf-render-id"] || now.id || `hf-video-${i}`,
+      previous: old["data-frames"] ?? null,
+      frames: now["data-frames"] ?? null,
+      frameCount: now["data-frame-count"] ? Number(now["data-frame-count"]) : null,
+      fps: fpsOf(now["data-frame-fps"]),
+      attributes: now,
+    });
+  }
+  return changed;
+}
+
+function sameAttributes(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+function fpsOf(text: string | undefined): number | string | null {
+  if (text === undefined) return null;
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+/** Compositions and sources are keyed by real path, as the scanner resolves them. */
+function realpathOr(file: string): Promise<string> {
+  return realpath(file).catch(() => file);
+}
+
+function noop(): void {}

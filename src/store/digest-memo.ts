@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { digestFile } from "../media/digest.js";
+
+/** The memo's folder inside the store; its name cannot be mistaken for an entry. */
+export const DIGEST_MEMO_DIR = ".digests";
+
+/**
+ * A modification within this long of hashing might share the mtime the hash saw
+ * (coarse-mtime filesystems), so such digests are not remembered across runs.
+ */
+const RACY_MS = 2000;
+
+/**
+ * Content digests of source files, remembered on disk by (device, inode, size, mtime),
+ * so an unchanged file is hashed once, not once per process. One small file per
+ * record, written under a private name and renamed into place, so concurrent
+ * processes never see half a record and never lose each other's.
+ */
+export class DigestMemo {
+  /** Files hashed by this memo; tests and debugging read it. */
+  hashed = 0;
+
+  /** `dir` undefined: hash every time (no store to remember in). */
+  constructor(readonly dir: string | undefined) {}
+
+  async digest(file: string, signal?: AbortSignal): Promise<string> {
+    const before = await stat(file, { bigint: true });
+    const record = this.dir && join(this.dir, recordName(before));
+    if (record) {
+      const known = await readRecord(record);
+      if (known) return known;
+    }
+    const startedMs = Date.now();
+    const digest = await digestFile(file, signal);
+    this.hashed++;
+    if (record) {
+      const after = await stat(file, { bigint: true });
+      const settled = recordName(after) === recordName(before) && startedMs - Number(after.mtimeMs) > RACY_MS;
+      if (settled) await writeRecord(record, digest, file).catch(() => undefined);
+    }
+    return digest;
+  }
+}
+
+function recordName(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
+  return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}`;
+}
+
+async function readRecord(path: string): Promise<string | undefined> {
+  try {
+    const { sha256 } = JSON.parse(await readFile(path, "utf8")) as { sha256?: unknown };
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    // Its mtime says when it was last useful, for pruning.
+    const now = new Date();
+    await utimes(path, now, now).catch(() => undefined);
+    return sha256;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeRecord(path: string, sha256: string, file: string): Promise<void> {
+  await mkdir(join(path, ".."), { recursive: true });
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  await writeFile(temp, JSON.stringify({ sha256, file }) + "\n");
+  await rename(temp, path).catch(async (error: unknown) => {
+    await rm(temp, { force: true });
+    throw error;
+  });
+}
+
+/** Remove memo records not used for `maxAgeMs`; returns how many went. */
+export async function pruneDigestMemo(storeDir: string, maxAgeMs: number, now = Date.now(), dryRun = false): Promise<number> {
+  const dir = join(storeDir, DIGEST_MEMO_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => undefined);
+    if (!st || now - st.mtimeMs <= maxAgeMs) continue;
+    if (!dryRun) await rm(path, { force: true });
+    removed++;
+  }
+  return removed;
+}

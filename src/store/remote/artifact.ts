@@ -1,0 +1,167 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import { create, Parser, type ReadEntry } from "tar";
+import { frameFileName, frameIndex, SENTINEL } from "../../core/frames.js";
+import type { FrameFormat } from "../../core/key.js";
+import type { Task } from "../../core/plan.js";
+import { digestFrames, readSentinel } from "../sentinel.js";
+import type { StoredEntry } from "../store.js";
+
+/**
+ * An artifact is a plain tar of an entry directory: the sentinel, then the frames
+ * in order. Not gzipped: JPEG and PNG frames are already compressed, so gzip would
+ * cost CPU on both ends for almost nothing. Headers are portable with a fixed
+ * mtime, so the same entry always packs to the same bytes.
+ */
+const PACK_OPTIONS = { portable: true, mtime: new Date(0), noDirRecurse: true } as const;
+
+/** Caps on what a download may contain, whatever the server says. */
+export const ARTIFACT_LIMITS = {
+  /** One frame: an 8K PNG is well under this. */
+  frameBytes: 256 * 1024 * 1024,
+  sentinelBytes: 64 * 1024,
+  /** Pax headers (long names, big numbers): ours never need one this large. */
+  metaBytes: 64 * 1024,
+};
+
+/** A download that must not be published; the caller treats it as a miss. */
+export class BadArtifact extends Error {
+  override readonly name = "BadArtifact";
+}
+
+export function artifactFiles(entry: StoredEntry): string[] {
+  return [SENTINEL, ...Array.from({ length: entry.frames }, (_, i) => frameFileName(i + 1, entry.format))];
+}
+
+/** A tar stream of the entry, read from disk as it is sent. */
+export function packEntry(dir: string, files: string[]): NodeJS.ReadableStream {
+  return create({ ...PACK_OPTIONS, cwd: dir }, files) as unknown as NodeJS.ReadableStream;
+}
+
+/** Exact byte length of `packEntry(dir, files)`, for a Content-Length, counted without keeping the bytes. */
+export async function packedSize(dir: string, files: string[]): Promise<number> {
+  let size = 0;
+  for await (const chunk of create({ ...PACK_OPTIONS, cwd: dir }, files)) size += (chunk as Buffer).length;
+  return size;
+}
+
+export interface ExpectedEntry {
+  frames: number;
+  format: FrameFormat;
+  /** Cap on the whole download. */
+  maxBytes: number;
+}
+
+/**
+ * Unpack an artifact into `dir`, a fresh private directory. Only regular files
+ * named `frame_NNNNN.<format>` (within the expected count) and `.hf-complete` are
+ * accepted, each once and under a size cap; a path, link, directory, device,
+ * anything oversized or malformed rejects the whole artifact with BadArtifact.
+ * `onBytes` sees every byte received.
+ */
+export async function unpackArtifact(
+  source: AsyncIterable<Buffer>,
+  dir: string,
+  expected: ExpectedEntry,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const seen = new Set<string>();
+  const writes: Array<{ out: WriteStream; closed: Promise<void> }> = [];
+  let declared = 0;
+  let problem: Error | undefined;
+  let rejectFailure: (error: Error) => void = () => {};
+  const failure = new Promise<never>((_, reject) => (rejectFailure = reject));
+  failure.catch(() => undefined);
+
+  const parser = new Parser({ strict: true, maxMetaEntrySize: ARTIFACT_LIMITS.metaBytes });
+  const fail = (error: Error) => {
+    if (problem) return;
+    problem = error;
+    rejectFailure(error);
+    parser.abort(error);
+  };
+  parser.on("error", (error: Error) => fail(error instanceof BadArtifact ? error : new BadArtifact(`not a valid tar (${error.message})`)));
+  parser.on("ignoredEntry", (entry: ReadEntry) => fail(new BadArtifact(`it holds a ${entry.type} entry "${entry.path}"`)));
+  parser.on("entry", (entry: ReadEntry) => {
+    const refusal = refuse(entry, expected, seen);
+    declared += entry.size;
+    if (refusal || declared > expected.maxBytes) {
+      entry.resume();
+      fail(new BadArtifact(refusal ?? `it unpacks to more than ${expected.maxBytes} bytes`));
+      return;
+    }
+    seen.add(entry.path);
+    const out = createWriteStream(join(dir, entry.path), { flags: "wx" });
+    const closed = new Promise<void>((resolve, reject) => {
+      out.on("close", resolve);
+      out.on("error", reject);
+    });
+    closed.catch((error: Error) => fail(error));
+    writes.push({ out, closed });
+    entry.pipe(out);
+  });
+  const ended = new Promise<void>((resolve) => parser.on("end", resolve));
+  // The end-of-archive marker: without it a cut-off download could pass for a short one.
+  let complete = false;
+  parser.on("eof", () => (complete = true));
+
+  try {
+    let received = 0;
+    for await (const chunk of source) {
+      received += chunk.length;
+      onBytes(chunk.length);
+      if (received > expected.maxBytes) throw new BadArtifact(`it is larger than ${expected.maxBytes} bytes`);
+      if (problem) throw problem;
+      if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once("drain", resolve)), failure]);
+    }
+    parser.end();
+    await Promise.race([ended, failure]);
+    await Promise.race([Promise.all(writes.map((w) => w.closed)), failure]);
+    if (problem) throw problem;
+    if (!complete) throw new BadArtifact("it is truncated");
+  } catch (error) {
+    fail(error as Error);
+    // Close every file before the caller removes the directory.
+    for (const w of writes) w.out.destroy();
+    await Promise.allSettled(writes.map((w) => w.closed));
+    throw error;
+  }
+}
+
+/** Why this tar entry may not be unpacked, or undefined when it may. */
+function refuse(entry: ReadEntry, expected: ExpectedEntry, seen: Set<string>): string | undefined {
+  const name = entry.path;
+  if (entry.type !== "File") return `it holds a ${entry.type} entry "${name}"`;
+  if (seen.has(name)) return `it holds "${name}" twice`;
+  if (name === SENTINEL) return entry.size > ARTIFACT_LIMITS.sentinelBytes ? "its sentinel is oversized" : undefined;
+  const index = frameIndex(name);
+  if (index === undefined || !name.endsWith(`.${expected.format}`) || name !== frameFileName(index, expected.format)) {
+    return `it holds an unexpected file "${name}"`;
+  }
+  if (index < 1 || index > expected.frames) return `it holds ${name} but the entry has ${expected.frames} frames`;
+  if (entry.size > ARTIFACT_LIMITS.frameBytes) return `${name} is oversized`;
+  return undefined;
+}
+
+/**
+ * Check an unpacked artifact against the task before it may be published: the
+ * sentinel's full key, format and frame count must be the task's, and the
+ * frames' digest and size must be what the sentinel says.
+ */
+export async function verifyArtifact(dir: string, task: Task): Promise<void> {
+  const read = await readSentinel(dir);
+  if (read.kind !== "json") throw new BadArtifact(read.kind === "bad" ? read.reason : "it has no sentinel");
+  const s = read.sentinel;
+  if (s.key !== task.key) throw new BadArtifact("its sentinel names another key");
+  if (s.format !== task.format || s.frames !== task.frameCount) {
+    throw new BadArtifact(`it holds ${s.frames} ${s.format} frames where ${task.frameCount} ${task.format} were planned`);
+  }
+  let actual: { digest: string; bytes: number };
+  try {
+    actual = await digestFrames(dir, task.frameCount, task.format);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new BadArtifact("frames are missing");
+    throw error;
+  }
+  if (actual.digest !== s.digest || actual.bytes !== s.bytes) throw new BadArtifact("its frames do not match their digest");
+}

@@ -1,0 +1,231 @@
+import type { IncomingMessage } from "node:http";
+import pLimit from "p-limit";
+import type { RemoteOptions, ResolvedOptions } from "../../core/options.js";
+import type { Task } from "../../core/plan.js";
+import type { Logger } from "../../pipeline/logger.js";
+import { publishEntry, type StoredEntry } from "../store.js";
+import { artifactFiles, BadArtifact, packedSize, packEntry, unpackArtifact, verifyArtifact } from "./artifact.js";
+import { Endpoint, errorText, TransportError } from "./http.js";
+
+export const DEFAULT_REMOTE_TIMEOUT_MS = 30_000;
+/** Transfers at once: enough to hide latency, few enough not to starve ffmpeg of bandwidth or disk. */
+const TRANSFERS = 4;
+/** After a dead server or a timeout, stay local this long before trying again (a dev server lives for hours). */
+const COOL_OFF_MS = 60_000;
+
+export interface RemoteCounters {
+  remoteBytesDown: number;
+  remoteBytesUp: number;
+}
+
+export interface RemoteCacheConfig extends RemoteOptions {
+  /** Cap on one artifact, download or upload; the store's budget is a natural one. */
+  maxArtifactBytes: number;
+}
+
+/** A non-2xx answer other than a plain 404 miss. */
+class StatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly detail: string,
+  ) {
+    super(`HTTP ${status}${detail ? ` (${detail})` : ""}`);
+  }
+}
+
+/**
+ * The shared cache, spoken over the Turborepo remote cache API
+ * (`/v8/artifacts/<key>`). Local store first, then this, then ffmpeg: `fetch`
+ * brings an entry down into the store, verified; `upload` sends one up in the
+ * background. Nothing here ever fails a build: a refused token, a dead server,
+ * a timeout or a bad artifact is a warning and a miss.
+ */
+export class RemoteCache {
+  private readonly endpoint: Endpoint;
+  private readonly limit = pLimit(TRANSFERS);
+  private readonly pending = new Set<Promise<void>>();
+  /** Keys whose remote artifact was rejected: the upload replaces it without asking. */
+  private readonly rejected = new Set<string>();
+  private offUntil = 0;
+  private uploadsOff: boolean;
+
+  constructor(
+    readonly config: RemoteCacheConfig,
+    private readonly logger: Logger,
+    private readonly counters: RemoteCounters,
+  ) {
+    this.endpoint = new Endpoint({
+      url: config.url,
+      token: config.token,
+      timeoutMs: config.timeout ?? DEFAULT_REMOTE_TIMEOUT_MS,
+      maxSockets: TRANSFERS,
+    });
+    this.uploadsOff = config.readOnly === true;
+  }
+
+  /** Only content keys mean the same thing on another machine; a path+mtime key is never shared. */
+  static shares(task: Task): boolean {
+    return task.input.p.startsWith("sha256:");
+  }
+
+  /** Download, verify and publish the task's entry into the store; undefined on a miss of any kind. */
+  async fetch(task: Task, storeDir: string, signal?: AbortSignal): Promise<StoredEntry | undefined> {
+    if (!RemoteCache.shares(task) || !this.available()) return undefined;
+    return this.limit(async () => {
+      if (!this.available()) return undefined;
+      let res: IncomingMessage | undefined;
+      try {
+        res = await this.endpoint.send("GET", this.artifactUrl(task.key), { signal });
+        if (res.statusCode === 404) {
+          res.resume();
+          return undefined;
+        }
+        if (res.statusCode !== 200) throw new StatusError(res.statusCode ?? 0, "GET", await errorText(res));
+        const length = Number(res.headers["content-length"]);
+        if (length > this.config.maxArtifactBytes) {
+          res.destroy();
+          throw new BadArtifact(`it is larger than ${this.config.maxArtifactBytes} bytes`);
+        }
+        const body = res;
+        return await publishEntry(storeDir, task, async (partial) => {
+          await unpackArtifact(body, partial, { frames: task.frameCount, format: task.format, maxBytes: this.config.maxArtifactBytes }, (n) => {
+            this.counters.remoteBytesDown += n;
+          });
+          await verifyArtifact(partial, task);
+        });
+      } catch (error) {
+        res?.destroy();
+        if (error instanceof BadArtifact) {
+          this.rejected.add(task.key);
+          this.logger.warn(`framecache: remote artifact for ${task.entry} was rejected: ${error.message}; extracting it locally`);
+        } else {
+          this.failed(error);
+        }
+        return undefined;
+      }
+    });
+  }
+
+  /** Upload a freshly extracted entry in the background; `flush` waits for it. */
+  upload(task: Task, entry: StoredEntry): void {
+    if (!RemoteCache.shares(task) || this.uploadsOff || !this.available()) return;
+    const job = this.limit(() => this.put(task, entry)).catch((error: unknown) => this.failed(error));
+    this.pending.add(job);
+    void job.finally(() => this.pending.delete(job));
+  }
+
+  /** Wait for uploads in flight. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.endpoint.close();
+  }
+
+  private async put(task: Task, entry: StoredEntry): Promise<void> {
+    if (this.uploadsOff || !this.available()) return;
+    const url = this.artifactUrl(task.key);
+    // Another job (a shard, a teammate) may have sent it while we extracted; a rejected one is replaced.
+    if (!this.rejected.has(task.key)) {
+      const head = await this.endpoint.send("HEAD", url);
+      head.resume();
+      if (head.statusCode === 200) return;
+      if (head.statusCode !== 404) throw new StatusError(head.statusCode ?? 0, "HEAD", "");
+    }
+    const files = artifactFiles(entry);
+    const length = await packedSize(entry.dir, files);
+    if (length > this.config.maxArtifactBytes) return;
+    const res = await this.endpoint
+      .send("PUT", url, { headers: { "content-type": "application/octet-stream" }, body: () => packEntry(entry.dir, files), length })
+      .catch((error: unknown) => {
+        throw cutMidUpload(error) ? new UploadCut() : error;
+      });
+    if (res.statusCode !== 200 && res.statusCode !== 201 && res.statusCode !== 202) {
+      throw new StatusError(res.statusCode ?? 0, "PUT", await errorText(res));
+    }
+    res.resume();
+    this.rejected.delete(task.key);
+    this.counters.remoteBytesUp += length;
+  }
+
+  private artifactUrl(key: string): URL {
+    return this.endpoint.url(`/v8/artifacts/${key}`, { teamId: this.config.team });
+  }
+
+  private available(): boolean {
+    return Date.now() >= this.offUntil;
+  }
+
+  /**
+   * One warning per cause, worded without keys or sizes so the engine's dedupe
+   * folds a cause shared by every video into a single line.
+   */
+  private failed(error: unknown): void {
+    const remote = `framecache: remote cache ${this.endpoint.origin}`;
+    const local = "using the local cache only";
+    if (error instanceof StatusError) {
+      const { status, detail } = error;
+      const why = detail ? `: ${detail}` : "";
+      if (status === 413) {
+        this.logger.warn(tooLarge(remote));
+      } else if (status === 403 && error.method === "PUT") {
+        this.uploadsOff = true;
+        this.logger.warn(`${remote} refused an upload (HTTP 403${why}); downloading only`);
+      } else if (status === 401 || status === 403) {
+        this.offUntil = Infinity;
+        this.logger.warn(`${remote} refused the token (HTTP ${status}${why}); check remote.token or FRAMECACHE_REMOTE_TOKEN; ${local}`);
+      } else {
+        this.offUntil = Date.now() + COOL_OFF_MS;
+        this.logger.warn(`${remote} answered HTTP ${status}${why}; ${local}`);
+      }
+    } else if (error instanceof UploadCut) {
+      this.logger.warn(tooLarge(remote));
+    } else if (error instanceof TransportError || isNetworkError(error)) {
+      this.offUntil = Date.now() + COOL_OFF_MS;
+      const what = error instanceof TransportError && error.kind === "timeout" ? `gave ${error.message}` : `is unreachable (${networkCode(error)})`;
+      this.logger.warn(`${remote} ${what}; ${local}`);
+    } else if ((error as Error)?.name !== "AbortError") {
+      this.logger.warn(`${remote}: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+}
+
+/**
+ * A server that answers 413 before reading the body often closes the socket under
+ * it, and the client may see the cut before the answer; both get one message.
+ */
+class UploadCut extends Error {}
+
+function tooLarge(remote: string): string {
+  return `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;
+}
+
+function cutMidUpload(error: unknown): boolean {
+  const code = error instanceof TransportError ? (error.cause as NodeJS.ErrnoException | undefined)?.code : (error as NodeJS.ErrnoException)?.code;
+  return code === "EPIPE" || code === "ECONNRESET";
+}
+
+/** Connection failures seen on a response body (request failures arrive as TransportError). */
+const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function isNetworkError(error: unknown): boolean {
+  return NETWORK_CODES.has((error as NodeJS.ErrnoException)?.code ?? "");
+}
+
+function networkCode(error: unknown): string {
+  if (error instanceof TransportError) return error.message;
+  return (error as NodeJS.ErrnoException).code ?? "network error";
+}
+
+/** The remote cache the options ask for, or undefined (not configured, or useless with stat keys). */
+export function openRemote(options: ResolvedOptions, logger: Logger, counters: RemoteCounters): RemoteCache | undefined {
+  if (!options.remote) return undefined;
+  if (options.key !== "content") {
+    logger.warn('framecache: the remote cache shares only key:"content" entries (a path and mtime mean nothing on another machine); it is not used with key:"stat"');
+    return undefined;
+  }
+  return new RemoteCache({ ...options.remote, maxArtifactBytes: options.maxCacheSize }, logger, counters);
+}

@@ -1,0 +1,114 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Plugin, ViteDevServer } from "vite";
+import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
+import { compositionRoots } from "./build.js";
+import { framesMiddleware } from "./frames-middleware.js";
+import type { PluginState } from "./state.js";
+
+const CLIENT_ID = "virtual:framecache/hmr";
+const RESOLVED_CLIENT_ID = "\0" + CLIENT_ID;
+
+/**
+ * Injected into composition pages in dev. It hands `framecache:update` to the page
+ * as a cancelable DOM event: the runtime helper cancels it once applied; a page
+ * without the runtime reloads. It accepts itself so that Vite can route an HTML
+ * change to it instead of reloading the page (see hotUpdate).
+ */
+const CLIENT_CODE = `if (import.meta.hot) {
+  import.meta.hot.accept();
+  import.meta.hot.on(${JSON.stringify(UPDATE_EVENT)}, (update) => {
+    const event = new CustomEvent(${JSON.stringify(UPDATE_EVENT)}, { detail: update, cancelable: true });
+    if (window.dispatchEvent(event)) location.reload();
+  });
+}
+`;
+
+/** `vite dev`: frames served from the store, compositions rewritten to dev URLs, HMR on changes. */
+export function devPlugin(state: PluginState): Plugin {
+  let session: DevSession | undefined;
+  return {
+    name: "framecache:dev",
+    apply: "serve",
+
+    config(user) {
+      // The store changes with every frame written; it is not a source to watch.
+      const cacheDir = state.options.cacheDir;
+      if (!cacheDir) return;
+      return { server: { watch: { ignored: [join(resolve(user.root ?? process.cwd(), cacheDir), "**").replace(/\\/g, "/")] } } };
+    },
+
+    configResolved(resolved) {
+      state.configure(resolved);
+    },
+
+    configureServer(server) {
+      const hot = server.environments.client.hot;
+      const current = new DevSession(state.newEngine(), {
+        logger: state.logger,
+        send: (update) => hot.send(UPDATE_EVENT, update),
+        watch: (file) => void server.watcher.add(file),
+      });
+      session = current;
+      state.dev = current;
+      server.middlewares.use(framesMiddleware(current));
+      server.watcher.on("change", (file) => current.fileChanged(file));
+      server.watcher.on("add", (file) => current.fileChanged(file));
+      // Planned in the background: the server is up at once, and the frames are on their way before the first request.
+      void devRoots(server, state)
+        .then((roots) => current.warm(roots))
+        .catch((error: unknown) => state.logger.warn(`framecache: ${(error as Error).message}`));
+    },
+
+    async buildEnd() {
+      await session?.dispose();
+    },
+
+    resolveId(id) {
+      return id === CLIENT_ID ? RESOLVED_CLIENT_ID : undefined;
+    },
+
+    load(id) {
+      return id === RESOLVED_CLIENT_ID ? CLIENT_CODE : undefined;
+    },
+
+    transformIndexHtml: {
+      order: "post",
+      async handler(html, ctx) {
+        if (!session || !ctx.server) return html;
+        try {
+          const page = await session.page(resolve(ctx.filename), html);
+          if (page.videos === 0) return page.html;
+          return { html: page.html, tags: [{ tag: "script", attrs: { type: "module", src: `${state.base}@id/__x00__${CLIENT_ID}` }, injectTo: "head" }] };
+        } catch (error) {
+          state.logger.warn(`framecache: ${ctx.filename}: ${(error as Error).message}`);
+          return html;
+        }
+      },
+    },
+
+    async hotUpdate({ type, file, read }) {
+      if (!session || this.environment.name !== "client" || type !== "update" || !file.endsWith(".html")) return;
+      const outcome = await session.compositionChanged(resolve(file), await read());
+      if (outcome === "update") {
+        // Vite reloads the page for any changed .html unless a JS module takes the
+        // update; the client module accepts itself, so handing it over avoids the reload.
+        const client = this.environment.moduleGraph.getModuleById(RESOLVED_CLIENT_ID);
+        return client ? [client] : undefined;
+      }
+      // A nested composition's own path matches no open page, so Vite alone would not reload it.
+      if (outcome === "reload") this.environment.hot.send({ type: "full-reload", path: "*" });
+      return undefined;
+    },
+  };
+}
+
+/** Compositions to plan at start: the build's HTML inputs (else index.html) and the `compositions` globs. */
+async function devRoots(server: ViteDevServer, state: PluginState): Promise<string[]> {
+  const build = server.config.build;
+  const input = build.rolldownOptions?.input ?? build.rollupOptions?.input;
+  const { html, globbed } = await compositionRoots(state.root, input, state.options.compositions);
+  const index = join(state.root, "index.html");
+  const inputs = html.length > 0 ? html : existsSync(index) ? [index] : [];
+  return [...new Set([...inputs, ...globbed])];
+}

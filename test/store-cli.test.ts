@@ -1,0 +1,352 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { execa, type Options } from "execa";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { countingFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { referenceProject, writeFiles } from "./helpers/project.js";
+
+const CLI = join(__dirname, "../dist/cli.js");
+const ENTRY = /^hfcache-v2-[0-9a-f]{16}$/;
+const HOUR = 3_600_000;
+
+let dir: string;
+let cache: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  cache = join(dir, "cache");
+});
+afterEach(() => cleanup());
+
+function spawnCli(args: string[], options: Options = {}) {
+  return execa("node", [CLI, ...args, "--cache-dir", cache], { cwd: dir, reject: false, ...options });
+}
+
+async function framecache(args: string[], options: Options = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const result = await spawnCli(args, options);
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+async function json<T = any>(args: string[], options: Options = {}): Promise<{ exitCode: number; out: T; stderr: string }> {
+  const result = await framecache([...args, "--json"], options);
+  return { exitCode: result.exitCode, out: JSON.parse(result.stdout) as T, stderr: result.stderr };
+}
+
+function entries(): string[] {
+  return readdirSync(cache).filter((n) => ENTRY.test(n)).sort();
+}
+
+/** What the store holds, but the digest memo (present only for sources older than a couple of seconds). */
+function storeFiles(): string[] {
+  return readdirSync(cache).filter((n) => n !== ".digests").sort();
+}
+
+function setAge(path: string, ageMs: number): void {
+  const when = new Date(Date.now() - ageMs);
+  utimesSync(path, when, when);
+}
+
+function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", ""]).pid!;
+}
+
+async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("one store, many processes", () => {
+  it("two concurrent extracts of one composition run ffmpeg once per key, and both succeed", async () => {
+    referenceProject(dir);
+    // Each ffmpeg run is held back a second, so the two processes surely overlap.
+    const ffmpeg = countingFfmpeg(dir, { delaySeconds: 1 });
+    const env = { FFMPEG_PATH: ffmpeg.path };
+    const [a, b] = await Promise.all(["out-a", "out-b"].map((out) => json(["extract", "index.html", "--out", out], { env })));
+    expect([a!.exitCode, b!.exitCode]).toEqual([0, 0]);
+    expect(ffmpeg.runs()).toBe(3);
+    // What one process extracted, the other waited for and read.
+    expect(a!.out.cacheMisses + b!.out.cacheMisses).toBe(3);
+    expect(a!.out.cacheHits + b!.out.cacheHits).toBe(3);
+    for (const out of ["out-a", "out-b"]) {
+      const manifest = JSON.parse(readFileSync(join(dir, out, "framecache-manifest.json"), "utf8"));
+      const clip = manifest.videos.find((v: { id: string }) => v.id === "b");
+      expect(readFrameNumbers(join(dir, out, clip.frames, ".."))).toEqual(range(60, 45));
+    }
+    // No lock or partial is left behind.
+    expect(storeFiles().filter((n) => !ENTRY.test(n))).toEqual(["CACHEDIR.TAG"]);
+    expect(entries()).toHaveLength(3);
+  });
+
+  it("a process SIGKILLed mid-extraction leaves nothing verify rejects, and the next run completes the entry", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/long.mp4"), { seconds: 60, fps: 60 });
+    writeFiles(dir, { "long.html": `<div data-composition-id="long" data-fps="60"><video id="long" src="media/long.mp4"></video></div>` });
+    // Its own process group, so the ffmpeg it orphans can be stopped afterwards.
+    const victim = spawnCli(["extract", "long.html"], { detached: true });
+    const partial = await until(() => {
+      const names = existsSync(cache) ? readdirSync(cache) : [];
+      return names.find((n) => n.includes(".partial-") && readdirSync(join(cache, n)).length >= 20);
+    }, "ffmpeg to be writing frames");
+    victim.kill("SIGKILL");
+    expect((await victim).signal).toBe("SIGKILL");
+
+    // ffmpeg, orphaned, may still be writing the partial while verify looks.
+    const after = await json(["verify"]);
+    expect(after.exitCode).toBe(0);
+    expect(after.out).toMatchObject({ ok: true, entries: 0, badEntries: 0, strayPartials: 1, staleLocks: 1 });
+    expect(after.out.problems.map((p: { name: string }) => p.name).sort()).toEqual([partial, partial.replace(/\.partial-.*/, ".lock")].sort());
+    try {
+      process.kill(-victim.pid!, "SIGKILL");
+    } catch {
+      // the orphan had already finished
+    }
+
+    const next = await json(["extract", "long.html"]);
+    expect(next.exitCode).toBe(0);
+    expect(next.out).toMatchObject({ cacheMisses: 1, framesWritten: 3600 });
+    const [entry] = entries();
+    expect(readFrameNumbers(join(cache, entry!))).toEqual(range(0, 3600));
+    // The run broke the dead owner's lock, and its GC removed the dead writer's partial.
+    expect(storeFiles()).toEqual(["CACHEDIR.TAG", entry]);
+    expect((await json(["verify"])).out).toMatchObject({ ok: true, verified: 1, problems: [] });
+  });
+});
+
+describe("framecache verify", () => {
+  it("finds bytes flipped inside one frame without a change of size, and --fix leaves a clean store", async () => {
+    referenceProject(dir);
+    expect((await framecache(["extract", "index.html"])).exitCode).toBe(0);
+    const [victim, ...others] = entries();
+    const frame = join(cache, victim!, "frame_00005.jpg");
+    const bytes = readFileSync(frame);
+    const original = Buffer.from(bytes);
+    for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 8; i++) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(frame, bytes);
+
+    const human = await framecache(["verify"]);
+    expect(human.exitCode).toBe(1);
+    expect(human.stdout).toContain(`bad       ${victim}  [digests] frame bytes differ from the recorded digest`);
+    expect(human.stdout).toMatch(/verify {2}3 entries checked \(105 frames, [\d.]+ kB digested\) · 2 ok · 1 bad · 0 stray partials · 0 stale locks/);
+
+    const bad = await json(["verify"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.out.problems).toEqual([{ name: victim, step: "digests", reason: expect.any(String), bad: true, fixed: false }]);
+    expect(bad.out.steps.map((s: { name: string }) => s.name)).toEqual(["sentinels", "keys", "frames", "digests", "partials", "locks", "fix"]);
+
+    const fixed = await json(["verify", "--fix"]);
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.out).toMatchObject({ ok: true, badEntries: 1, badRemaining: 0, removed: { entries: 1 } });
+    const clean = await json(["verify"]);
+    expect(clean.exitCode).toBe(0);
+    expect(clean.out).toMatchObject({ entries: 2, verified: 2, problems: [] });
+    expect(storeFiles()).toEqual(["CACHEDIR.TAG", ...others].sort());
+
+    // The next run extracts the removed entry again, right.
+    const again = await json(["extract", "index.html", "--out", "out"]);
+    expect(again.out).toMatchObject({ cacheHits: 2, cacheMisses: 1 });
+    expect(readFileSync(frame)).toEqual(original);
+  });
+
+  it("runs each named step on what the one before passed, and leaves a writer's work alone", async () => {
+    referenceProject(dir);
+    await framecache(["extract", "index.html"]);
+    const [missingFrame, badJson, renamed] = entries();
+    rmSync(join(cache, missingFrame!, "frame_00030.jpg"));
+    writeFileSync(join(cache, badJson!, ".hf-complete"), "{ not json");
+    renameSync(join(cache, renamed!), join(cache, "hfcache-v2-0000000000000000"));
+    // Engine-written entries: frames and an empty sentinel. One whole, one with a gap.
+    for (const [name, frames] of [["hfcache-v2-1111111111111111", [1, 2, 3]], ["hfcache-v2-2222222222222222", [1, 2, 4]]] as const) {
+      mkdirSync(join(cache, name));
+      for (const i of frames) writeFileSync(join(cache, name, `frame_0000${i}.jpg`), `frame ${i}`);
+      writeFileSync(join(cache, name, ".hf-complete"), "");
+    }
+    const oldPartial = join(cache, `hfcache-v2-3333333333333333.partial-${deadPid()}-aaaa`);
+    mkdirSync(oldPartial);
+    setAge(oldPartial, 2 * HOUR);
+    // A writer at work: this very process, with a fresh partial and a live lock.
+    const livePartial = `hfcache-v2-4444444444444444.partial-${process.pid}-bbbb`;
+    mkdirSync(join(cache, livePartial));
+    writeFileSync(join(cache, "hfcache-v2-4444444444444444.lock"), JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), token: "x" }));
+    writeFileSync(join(cache, "hfcache-v2-5555555555555555.lock"), JSON.stringify({ pid: deadPid(), host: hostname(), started: new Date().toISOString(), token: "y" }));
+
+    const report = await json(["verify"]);
+    expect(report.exitCode).toBe(1);
+    const byName = Object.fromEntries(report.out.problems.map((p: { name: string; step: string }) => [p.name, p.step]));
+    expect(byName).toEqual({
+      [badJson!]: "sentinels",
+      "hfcache-v2-0000000000000000": "keys",
+      [missingFrame!]: "frames",
+      "hfcache-v2-2222222222222222": "frames",
+      [oldPartial.split("/").pop()!]: "partials",
+      "hfcache-v2-5555555555555555.lock": "locks",
+    });
+    expect(report.out).toMatchObject({ entries: 5, verified: 1, legacy: 1, badEntries: 4 });
+
+    const fixed = await json(["verify", "--fix"]);
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.out.removed).toEqual({ entries: 4, partials: 1, locks: 1 });
+    expect(storeFiles()).toEqual(["CACHEDIR.TAG", "hfcache-v2-1111111111111111", "hfcache-v2-4444444444444444.lock", livePartial].sort());
+  });
+});
+
+describe("framecache gc", () => {
+  it("evicts the least recently used entries down to the budget, never one used in the last hour or locked", async () => {
+    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 2 });
+    const durations = [0.5, 0.6, 0.7, 0.8];
+    writeFiles(dir, {
+      "index.html": `<div data-composition-id="m" data-fps="30">${durations.map((d, i) => `<video id="v${i}" src="clip.mp4" data-duration="${d}"></video>`).join("")}</div>`,
+    });
+    expect((await framecache(["extract", "index.html"])).exitCode).toBe(0);
+    const listed = (await json(["ls"])).out.entries as { name: string; bytes: number; input: { d: number } }[];
+    const byDuration = (d: number) => listed.find((e) => e.input.d === d)!;
+    const [threeDays, twoDays, oneDay, tenMinutes] = durations.map(byDuration);
+    const ages = [72 * HOUR, 48 * HOUR, 24 * HOUR, HOUR / 6];
+    [threeDays, twoDays, oneDay, tenMinutes].forEach((e, i) => setAge(join(cache, e!.name, ".hf-complete"), ages[i]!));
+    const budget = oneDay!.bytes + tenMinutes!.bytes;
+    // Leftovers: an old partial of a dead writer, a fresh one of a live writer, a stale lock.
+    const deadPartial = `${threeDays!.name}.partial-${deadPid()}-cccc`;
+    mkdirSync(join(cache, deadPartial));
+    setAge(join(cache, deadPartial), 2 * HOUR);
+    const livePartial = `${oneDay!.name}.partial-${process.pid}-dddd`;
+    mkdirSync(join(cache, livePartial));
+    writeFileSync(join(cache, `${twoDays!.name}.lock`), JSON.stringify({ pid: deadPid(), host: hostname(), started: "", token: "z" }));
+
+    const byAge = await json(["gc", "--max-age", "60h", "--dry-run"]);
+    expect(byAge.out.evictedEntries).toEqual([threeDays!.name]);
+
+    const dry = await json(["gc", "--max-size", String(budget), "--dry-run"]);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.out).toMatchObject({ dryRun: true, evicted: 2, evictedEntries: [threeDays!.name, twoDays!.name], partialsRemoved: 1, locksRemoved: 1 });
+    expect(entries()).toHaveLength(4);
+
+    const human = await framecache(["gc", "--max-size", String(budget)]);
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain(`evicted  ${threeDays!.name}\nevicted  ${twoDays!.name}\n`);
+    expect(human.stdout).toMatch(/gc {2}evicted 2 entries \([\d.]+ kB\) · 1 partial and 1 stale lock removed · 2 entries kept/);
+    expect(entries()).toEqual([oneDay!.name, tenMinutes!.name].sort());
+    expect(storeFiles().filter((n) => !ENTRY.test(n))).toEqual(["CACHEDIR.TAG", livePartial].sort());
+
+    // A running process holds the day-old entry's lock: spared, like the entry used ten minutes ago.
+    const lock = join(cache, `${oneDay!.name}.lock`);
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), token: "w" }));
+    const held = await json(["gc", "--max-size", "0"]);
+    expect(held.out).toMatchObject({ evicted: 0, spared: 2 });
+    rmSync(lock);
+    const last = await json(["gc", "--max-size", "0"]);
+    expect(last.out).toMatchObject({ evicted: 1, evictedEntries: [oneDay!.name], spared: 1, kept: 1, bytesKept: tenMinutes!.bytes });
+    expect(entries()).toEqual([tenMinutes!.name]);
+  });
+});
+
+describe("content keys", () => {
+  it("a project moved to another directory, every video touched, still hits every entry", async () => {
+    const before = join(dir, "before");
+    referenceProject(before);
+    const cold = await json(["extract", "index.html"], { cwd: before });
+    expect(cold.out).toMatchObject({ cacheMisses: 3 });
+
+    const after = join(dir, "elsewhere/after");
+    mkdirSync(join(dir, "elsewhere"));
+    renameSync(before, after);
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(after, "media/clip.mp4"), later, later);
+    const ffmpeg = countingFfmpeg(dir);
+    const warm = await json(["extract", "index.html", "--explain"], { cwd: after, env: { FFMPEG_PATH: ffmpeg.path } });
+    expect(warm.out).toMatchObject({ videos: 3, cacheHits: 3, cacheMisses: 0 });
+    expect(ffmpeg.runs()).toBe(0);
+    expect(warm.stderr).not.toContain("miss");
+  });
+
+  it("digests remembered by one process are used by the next without hashing again", async () => {
+    referenceProject(dir);
+    setAge(join(dir, "media/clip.mp4"), 24 * HOUR);
+    await framecache(["extract", "index.html"]);
+    const records = readdirSync(join(cache, ".digests"));
+    expect(records).toHaveLength(1);
+    // Prove the record is what the next process reads: poison it, and the keys change.
+    const record = join(cache, ".digests", records[0]!);
+    writeFileSync(record, JSON.stringify({ sha256: "0".repeat(64) }));
+    const poisoned = await json(["extract", "index.html"]);
+    expect(poisoned.out).toMatchObject({ cacheHits: 0, cacheMisses: 3 });
+    // A change to the file (new mtime) is a new record, hashed from the bytes: back to the real entries.
+    setAge(join(dir, "media/clip.mp4"), 12 * HOUR);
+    const rehashed = await json(["extract", "index.html"]);
+    expect(rehashed.out).toMatchObject({ cacheHits: 3, cacheMisses: 0 });
+  });
+});
+
+describe("framecache ls, stats, clean", () => {
+  it("list entries as a table or stable JSON, total them, and clean only with --yes", async () => {
+    referenceProject(dir);
+    await framecache(["extract", "index.html"]);
+
+    const ls = await json(["ls"]);
+    expect(ls.out.cacheDir).toBe(cache);
+    expect(ls.out.entries.map((e: { frames: number }) => e.frames).sort()).toEqual([30, 30, 45]);
+    for (const e of ls.out.entries) {
+      expect(Object.keys(e)).toEqual(["name", "status", "frames", "bytes", "format", "lastUsed", "created", "source", "key", "input"]);
+      expect(e).toMatchObject({ status: "ok", format: "jpg", source: join(dir, "media/clip.mp4") });
+    }
+    const table = (await framecache(["ls"])).stdout.split("\n");
+    expect(table[0]).toMatch(/^ENTRY +FRAMES +SIZE +LAST USED +SOURCE$/);
+    expect(table).toHaveLength(4);
+    expect(table.some((l) => /^hfcache-v2-[0-9a-f]{16} +45 +[\d.]+ kB +(just now|\d+s ago) +media\/clip\.mp4 \[2 s \+1\.5 s, 30 fps\]$/.test(l))).toBe(true);
+
+    const stats = await json(["stats", "--max-size", "1MB"]);
+    const total = ls.out.entries.reduce((n: number, e: { bytes: number }) => n + e.bytes, 0);
+    expect(stats.out).toMatchObject({ exists: true, entries: 3, frames: 105, bytes: total, budget: 1_000_000, partials: 0, locks: 0 });
+    expect(stats.out.oldest.name).toMatch(ENTRY);
+    const human = (await framecache(["stats"])).stdout;
+    expect(human).toMatch(/^frames +105$/m);
+    expect(human).toMatch(/^size +[\d.]+ kB of 5\.00 GB budget \(0\.0%\)$/m);
+
+    const refused = await framecache(["clean"]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain("framecache clean --yes");
+    expect(entries()).toHaveLength(3);
+    const cleaned = await json(["clean", "--yes"]);
+    expect(cleaned.out).toMatchObject({ removed: 3, bytesFreed: total, skipped: 0 });
+    expect((await json(["ls"])).out.entries).toEqual([]);
+    expect((await framecache(["ls"])).stdout).toBe(`No entries in cache`);
+  });
+
+  it("exit 2 on usage errors, and print help for each command", async () => {
+    expect((await framecache(["gc", "--max-size", "lots"])).exitCode).toBe(2);
+    expect((await framecache(["gc", "--max-age", "7"])).stderr).toContain("--max-age 7 is not a duration");
+    expect((await framecache(["verify", "--frobnicate"])).exitCode).toBe(2);
+    for (const command of ["ls", "stats", "verify", "gc", "clean"]) {
+      const help = await framecache([command, "--help"]);
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toContain(`$ framecache ${command}`);
+      expect(help.stdout).toContain("--cache-dir");
+      expect(help.stdout).toContain("--json");
+    }
+    // A store that does not exist yet is empty, not an error.
+    expect(await json(["verify"])).toMatchObject({ exitCode: 0, out: { entries: 0, ok: true } });
+  });
+});
+
+describe("framecache extract --explain", () => {
+  it("names the key fields that differ from the nearest entry of the same source", async () => {
+    referenceProject(dir);
+    const first = await framecache(["extract", "index.html", "--explain"]);
+    expect(first.stderr).toMatch(/miss index\.html video "a" → hfcache-v2-[0-9a-f]{16}: no entry for this source yet/);
+    const html = readFileSync(join(dir, "index.html"), "utf8");
+    writeFileSync(join(dir, "index.html"), html.replace('data-duration="1.5"', 'data-duration="2"'));
+    const second = await framecache(["extract", "index.html", "--explain"]);
+    expect(second.stderr).toMatch(/miss index\.html video "b" → hfcache-v2-[0-9a-f]{16}: duration 1\.5 → 2 \(nearest hfcache-v2-[0-9a-f]{16}\)/);
+    expect(second.stderr.match(/ miss /g)).toHaveLength(1);
+
+    writeFileSync(join(dir, "index.html"), html.replace('data-fps="30"', 'data-fps="60"'));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 5 });
+    const third = await framecache(["extract", "index.html", "--explain"]);
+    expect(third.stderr).toMatch(/miss index\.html video "a" → \S+: source content changed, fps 30 → 60 \(nearest/);
+  });
+});
