@@ -1,19 +1,18 @@
 #!/usr/bin/env node
 import { cac } from "cac";
-import pc from "picocolors";
 import { isFramecacheError } from "../core/errors.js";
-import type { Logger } from "../pipeline/logger.js";
+import { colorsFor } from "../pipeline/terminal.js";
+import { doctorCommand } from "./doctor.js";
 import { extractCommand } from "./extract.js";
+import { tidyHelp } from "./help.js";
+import { cliOutput } from "./output.js";
 
 declare const __VERSION__: string;
 
-const stderrLogger: Logger = {
-  info: (message) => process.stderr.write(message + "\n"),
-  warn: (message) => process.stderr.write(pc.yellow(message) + "\n"),
-};
-
 const cli = cac("framecache");
-cli.option("--cache-dir <dir>", "Cache root (default: FRAMECACHE_DIR or node_modules/.cache/framecache)");
+cli.option("--cache-dir <dir>", "Cache directory (env FRAMECACHE_DIR; see framecache doctor)");
+cli.option("--quiet", "Print errors only");
+cli.option("--verbose", "Also print each extraction, cache outcome and timing");
 
 cli
   .command("extract <...compositions>", "Extract the frames of compositions into the cache")
@@ -22,16 +21,30 @@ cli
   .option("--format <format>", "jpg, png or auto")
   .option("--json", "Print the report as JSON")
   .example("framecache extract index.html --out dist")
+  .example("framecache extract scenes/*.html --fps 30000/1001 --format png --json")
+  .example("framecache extract index.html --cache-dir /tmp/frames --verbose")
+  .example("framecache extract index.html --quiet")
   .action(async (compositions: string[], flags) => {
+    const out = cliOutput(flags);
     process.exitCode = await extractCommand(
       compositions,
-      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir },
-      stderrLogger,
-      (line) => process.stdout.write(line + "\n"),
+      { out: flags.out, fps: flags.fps === undefined ? undefined : String(flags.fps), format: flags.format, json: flags.json, cacheDir: flags.cacheDir, quiet: out.quiet },
+      out.logger,
+      out.print,
+      out.progress,
     );
   });
 
-cli.help();
+cli
+  .command("doctor", "Check ffmpeg, the cache and the remote cache")
+  .option("--json", "Print the checks as JSON")
+  .example("framecache doctor")
+  .example("FFMPEG_PATH=/opt/ffmpeg/bin/ffmpeg framecache doctor --json")
+  .action(async (flags) => {
+    process.exitCode = await doctorCommand({ json: flags.json, cacheDir: flags.cacheDir }, cliOutput(flags));
+  });
+
+cli.help((sections) => tidyHelp(sections, cli.matchedCommand?.description));
 cli.version(typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0");
 
 async function main(): Promise<void> {
@@ -50,7 +63,7 @@ async function main(): Promise<void> {
     await cli.runMatchedCommand();
   } catch (error) {
     if (isFramecacheError(error)) {
-      process.stderr.write(pc.red(`error [${error.code}] ${error.message}`) + "\n");
+      process.stderr.write(colorsFor(process.stderr).red(`error [${error.code}] ${error.message}`) + "\n");
       process.exitCode = error.code === "FC_BAD_OPTION" ? 2 : 1;
     } else if (error instanceof Error && /missing required args|Unknown option|unknown command/i.test(error.message)) {
       process.stderr.write(`framecache: ${error.message}\n`);

@@ -13,7 +13,8 @@ import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
 import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
-import { dedupeWarnings, type Logger } from "./logger.js";
+import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
+import type { ExtractionProgress } from "./progress.js";
 import { emptyReport, timed, type Report } from "./report.js";
 
 export type CacheOutcome = "hit" | "miss" | "remote-hit";
@@ -34,6 +35,8 @@ export interface EngineOptions extends ProjectPaths {
   logger: Logger;
   /** Called with each ffmpeg argument list; tests count runs with it. */
   onExtract?: (task: Task) => void;
+  /** Told of each extraction and fed ffmpeg's own progress; see createProgress. */
+  progress?: ExtractionProgress;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface EngineOptions extends ProjectPaths {
  */
 export class Engine {
   readonly report: Report = emptyReport();
-  readonly logger: ReturnType<typeof dedupeWarnings>;
+  readonly logger: DedupedLogger;
   private binariesPromise?: Promise<Binaries>;
   private storePromise?: Promise<string>;
   private temporaryStore?: string;
@@ -96,7 +99,9 @@ export class Engine {
     );
     for (const composition of loaded.compositions.values()) {
       for (const warning of composition.scan.warnings) {
-        this.logger.warn(`${warning.loc.file}:${warning.loc.line}:${warning.loc.column}: ${warning.message}`);
+        // Remote sources are skipped by design: one line with a count, not one per video.
+        const cause = warning.code === "FC_REMOTE_SOURCE" ? warning.code : undefined;
+        this.logger.warn(`${warning.loc.file}:${warning.loc.line}:${warning.loc.column}: ${warning.message}`, cause);
       }
     }
     return loaded;
@@ -171,15 +176,16 @@ export class Engine {
     const hit = await lookupEntry(store, task);
     if (hit) return { entry: hit, cache: "hit" };
     const binaries = await this.binaries();
+    const progress = this.config.progress?.begin(task);
     const entry = await this.limit(() =>
       timed(this.report, "extractMs", async () => {
         // Another caller may have published it while this one queued.
         const late = await lookupEntry(store, task);
         if (late) return late;
         this.config.onExtract?.(task);
-        return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal }));
+        return publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal, onProgress: progress && ((p) => progress.update(p)) }));
       }),
-    );
+    ).finally(() => progress?.end());
     return { entry, cache: "miss" };
   }
 

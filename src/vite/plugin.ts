@@ -2,6 +2,7 @@ import type { Plugin } from "vite";
 import { resolveOptions, type FramecacheOptions } from "../core/options.js";
 import { buildPlugin } from "./build.js";
 import { importPlugin } from "./import.js";
+import { progressPlugin } from "./progress.js";
 import { PluginState } from "./state.js";
 
 /**
@@ -10,5 +11,5 @@ import { PluginState } from "./state.js";
  */
 export function framecache(options: FramecacheOptions = {}): Plugin[] {
   const state = new PluginState(resolveOptions(options));
-  return [buildPlugin(state), importPlugin(state)];
+  return [buildPlugin(state), importPlugin(state), progressPlugin(state)];
 }

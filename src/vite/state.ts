@@ -3,6 +3,7 @@ import type { ResolvedOptions } from "../core/options.js";
 import type { Composition } from "../pipeline/compositions.js";
 import { Engine, type VideoResult } from "../pipeline/engine.js";
 import type { Logger } from "../pipeline/logger.js";
+import type { ExtractionProgress } from "../pipeline/progress.js";
 
 export interface BuildRun {
   compositions: Map<string, Composition>;
@@ -19,6 +20,8 @@ export class PluginState {
   base = "";
   assetsDir = "assets";
   logger: Logger = { info: () => {}, warn: () => {} };
+  /** Set in Vite (build and dev) by progressPlugin; plain Rollup shows none. */
+  progress?: ExtractionProgress;
   /** Set by Vite; plain Rollup has no root HTML. */
   vite = false;
   engine?: Engine;
@@ -36,6 +39,7 @@ export class PluginState {
       allow: this.allow,
       options: this.options,
       logger: this.logger,
+      progress: this.progress,
     });
     this.imported = [];
     this.run = undefined;
