@@ -61,6 +61,11 @@ describe("framecache doctor", () => {
     expect(run.stdout).toMatch(/^ {2}ok {4}ffprobe/m);
     expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^1 of \d+ checks failed$/);
 
+    // --quiet: only what is wrong.
+    const quiet = await doctor(["--cache-dir", "cache", "--quiet"], { FFMPEG_PATH: missing });
+    expect(quiet.exitCode).toBe(1);
+    expect(quiet.stdout.split("\n").filter((l) => /^ {2}\S/.test(l))).toEqual([expect.stringMatching(/^ {2}fail {2}ffmpeg /)]);
+
     const json = await doctorJson([], { FFMPEG_PATH: missing });
     expect(json).toMatchObject({ exitCode: 1, ok: false });
     expect(json.byId.ffmpeg).toMatchObject({ status: "fail", fix: expect.stringContaining("FFMPEG_PATH") });

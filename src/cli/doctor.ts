@@ -6,6 +6,8 @@ import type { CliOutput } from "./output.js";
 
 export interface DoctorFlags {
   json?: boolean;
+  /** Only the checks that are not ok. */
+  quiet?: boolean;
   cacheDir?: string;
   root?: string;
   env?: NodeJS.ProcessEnv;
@@ -23,6 +25,7 @@ export async function doctorCommand(
   const checks = await runDoctor({ options, root: resolve(flags.root ?? process.cwd()), cacheDirFrom: cacheDirFrom(flags.cacheDir, env), env });
   const failed = checks.some((c) => c.status === "fail");
   if (flags.json) out.print(JSON.stringify({ ok: !failed, checks }, null, 2));
+  else if (flags.quiet) for (const line of checkLines(checks.filter((c) => c.status !== "ok"), out.colors, Math.min(columns, 100))) out.print(line);
   else for (const line of renderChecks(checks, out.colors, Math.min(columns, 100))) out.print(line);
   return failed ? 1 : 0;
 }
@@ -41,15 +44,9 @@ const LABEL: Record<CheckStatus, (c: Colors) => string> = {
   fail: (c) => c.red("fail"),
 };
 
-/** `  ok    ffmpeg        5.1.4 at /usr/bin/ffmpeg (found on PATH)`, then an indented fix line. */
+/** Every check, then a verdict such as `2 of 7 checks failed`. */
 export function renderChecks(checks: Check[], c: Colors, columns: number): string[] {
-  const width = Math.max(...checks.map((k) => k.title.length));
-  const indent = " ".repeat(2 + 4 + 2 + width + 2);
-  const lines: string[] = [];
-  for (const check of checks) {
-    lines.push(`  ${LABEL[check.status](c)}  ${c.bold(check.title.padEnd(width))}  ${check.detail}`);
-    if (check.fix) lines.push(...wrap(`fix: ${check.fix}`, columns - indent.length).map((l) => indent + c.dim(l)));
-  }
+  const lines = checkLines(checks, c, columns);
   const count = (s: CheckStatus) => checks.filter((k) => k.status === s).length;
   const [fails, warns, n] = [count("fail"), count("warn"), checks.length];
   const warned = warns > 0 ? `${warns} warned` : "";
@@ -59,7 +56,18 @@ export function renderChecks(checks: Check[], c: Colors, columns: number): strin
       : warns > 0
         ? c.yellow(`${warned} of ${n} checks`) + ", none failed"
         : c.green(`all ${n} checks ok`);
-  lines.push("", verdict);
+  return [...lines, "", verdict];
+}
+
+/** `  ok    ffmpeg        5.1.4 at /usr/bin/ffmpeg (found on PATH)`, then an indented fix line. */
+function checkLines(checks: Check[], c: Colors, columns: number): string[] {
+  const width = Math.max(0, ...checks.map((k) => k.title.length));
+  const indent = " ".repeat(2 + 4 + 2 + width + 2);
+  const lines: string[] = [];
+  for (const check of checks) {
+    lines.push(`  ${LABEL[check.status](c)}  ${c.bold(check.title.padEnd(width))}  ${check.detail}`);
+    if (check.fix) lines.push(...wrap(`fix: ${check.fix}`, columns - indent.length).map((l) => indent + c.dim(l)));
+  }
   return lines;
 }
 

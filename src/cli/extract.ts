@@ -1,10 +1,10 @@
 import { basename, resolve } from "node:path";
 import { isFramecacheError } from "../core/errors.js";
 import { formatDuration } from "../core/format.js";
-import { fromMicros } from "../core/time.js";
 import { resolveOptions } from "../core/options.js";
-import { Engine } from "../pipeline/engine.js";
 import type { Task } from "../core/plan.js";
+import { fromMicros } from "../core/time.js";
+import { Engine } from "../pipeline/engine.js";
 import type { Logger } from "../pipeline/logger.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
 import type { ExtractionProgress } from "../pipeline/progress.js";

@@ -39,9 +39,10 @@ cli
   .command("doctor", "Check ffmpeg, the cache and the remote cache")
   .option("--json", "Print the checks as JSON")
   .example("framecache doctor")
+  .example("framecache doctor --quiet && vite build")
   .example("FFMPEG_PATH=/opt/ffmpeg/bin/ffmpeg framecache doctor --json")
   .action(async (flags) => {
-    process.exitCode = await doctorCommand({ json: flags.json, cacheDir: flags.cacheDir }, cliOutput(flags));
+    process.exitCode = await doctorCommand({ json: flags.json, cacheDir: flags.cacheDir, quiet: flags.quiet }, cliOutput(flags));
   });
 
 cli.help((sections) => tidyHelp(sections, cli.matchedCommand?.description));
