@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
@@ -15,7 +15,10 @@ import { DIGEST_MEMO_DIR, DigestMemo } from "../store/digest-memo.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
-import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
+import { lookupEntry, openStore, partialDir, publishEntry, type StoredEntry } from "../store/store.js";
+import { bestReuse, type Donor } from "../core/spans.js";
+import { sharedDecodes } from "../core/spans.js";
+import { assembleFrames, clearDir, storeDonors } from "./reuse.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type Logger } from "./logger.js";
@@ -63,6 +66,8 @@ export class Engine {
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly remote?: RemoteCache;
+  /** Shared decodes of this run's overlapping misses, which they take their frames from. */
+  private shared: Donor[] = [];
 
   constructor(readonly config: EngineOptions) {
     this.logger = dedupeWarnings(config.logger);
@@ -219,10 +224,56 @@ export class Engine {
       // Aborted while queued for a slot: do not start ffmpeg at all.
       if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
       this.config.onExtract?.(task);
-      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal })), cache: "miss" };
+      return { entry: await publishEntry(store, task, (dir) => this.extractInto(store, binaries, task, dir, signal)), cache: "miss" };
     } finally {
       await lock.release();
     }
+  }
+
+  /**
+   * A miss's frames: taken from an entry or shared decode of the same source and settings whose
+   * frames line up (a trim edit), extracting only what is missing; else one ffmpeg pass.
+   */
+  private async extractInto(store: string, binaries: Binaries, task: Task, dir: string, signal?: AbortSignal): Promise<number> {
+    const donors = [...this.shared, ...(await storeDonors(store, task))];
+    const plan = bestReuse(task.input, task.mediaStart, task.frameCount, task.fps, donors);
+    if (plan) {
+      try {
+        return await assembleFrames(binaries, task, dir, plan, { signal });
+      } catch (error) {
+        if (error instanceof FramecacheError) throw error;
+        // The donor went away (GC) or ffmpeg disagreed with it: extract the whole window instead.
+        await clearDir(dir);
+      }
+    }
+    return extractFrames(binaries, task, dir, { signal });
+  }
+
+  /**
+   * Misses of one source and settings whose windows overlap or touch, whole frames apart, are
+   * decoded in one ffmpeg pass over their union; each then takes its frames from it by hard link.
+   */
+  private async decodeShared(store: string, tasks: Task[], signal?: AbortSignal): Promise<string[]> {
+    if (this.remote) return []; // the shared cache may hold them; fetching beats decoding
+    const misses: Task[] = [];
+    for (const task of new Map(tasks.map((t) => [t.key, t])).values()) {
+      if (!(await lookupEntry(store, task))) misses.push(task);
+    }
+    const dirs: string[] = [];
+    for (const group of sharedDecodes(misses)) {
+      const binaries = await this.binaries();
+      const dir = partialDir(store, group.task.entry) + "-shared";
+      await mkdir(dir, { recursive: true });
+      dirs.push(dir);
+      try {
+        const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal })));
+        this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        // Each member extracts on its own and reports its own error.
+      }
+    }
+    return dirs;
   }
 
   /**
@@ -251,7 +302,10 @@ export class Engine {
     errors.push(...planned.flatMap((p) => p.errors));
     // What the store held before this run, so misses are explained against earlier entries only.
     const known = this.config.explain ? await knownEntries(await this.storeDir()) : undefined;
+    const sharedDirs = await this.decodeShared(await this.storeDir(), videos.map((v) => v.task), signal);
     const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
+    this.shared = this.shared.filter((d) => !sharedDirs.includes(d.dir));
+    await Promise.all(sharedDirs.map((d) => rm(d, { recursive: true, force: true })));
     const results: VideoResult[] = [];
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") results.push({ ...videos[i]!, ...s.value });
