@@ -16,6 +16,17 @@ async function engineRun({ root, cacheDir, compositions, allow = [] }) {
   return { hits: engine.report.cacheHits, misses: engine.report.cacheMisses, frames: results.reduce((n, r) => n + r.entry.frames, 0) };
 }
 
+/** The exact ffmpeg command the engine would run for each video (planned, not run), with its ffmpeg. */
+async function plan({ root, compositions, allow = [], outDirs }) {
+  const { Engine, resolveOptions, extractionArgs } = await import(join(dist, "cache.js"));
+  const engine = new Engine({ root, allow, options: resolveOptions({}), logger: { info() {}, warn() {} } });
+  const { compositions: loaded } = await engine.load(compositions.map((c) => join(root, c)));
+  const videos = (await Promise.all([...loaded.values()].map((c) => engine.plan(c)))).flatMap((p) => p.videos);
+  const { ffmpeg } = await engine.binaries();
+  await engine.dispose();
+  return { ffmpeg: ffmpeg.path, commands: videos.map((v, i) => extractionArgs(v.task, outDirs[i])) };
+}
+
 async function viteBuild({ root, allow = [] }) {
   const { build } = await import("vite");
   const framecache = (await import(join(dist, "index.js"))).default;
@@ -31,9 +42,10 @@ async function digest({ file }) {
 
 const scenarios = {
   engine: engineRun,
+  plan,
   vite: viteBuild,
   digest,
-  ffmpeg: async ({ argv }) => (execFileSync("ffmpeg", argv, { stdio: "ignore" }), {}),
+  ffmpeg: async ({ ffmpeg = "ffmpeg", argv }) => (execFileSync(ffmpeg, argv, { stdio: "ignore" }), {}),
   cp: async ({ from, to }) => (execFileSync("cp", ["-r", from, to]), {}),
 };
 

@@ -47,19 +47,19 @@ export function frameOffset(from: Micros, to: Micros, fps: Rational): number | u
  */
 export function planReuse(input: KeyInput, start: Micros, frames: number, fps: Rational, donor: Donor): ReusePlan | undefined {
   if (!sameFrames(input, donor.input) || donor.written < 1) return undefined;
-  const offset = frameOffset(start, toMicros(donor.input.ms), fps);
-  if (offset === undefined) return undefined;
-  // New frame i is donor frame i - (donorStart - start) in frames.
-  const shift = -offset;
-  const lo = Math.max(1, 1 - shift);
-  const hi = Math.min(frames, donor.written - shift);
+  // New frame i is donor frame i + offset: a donor that starts later is behind by its lead.
+  const lead = frameOffset(start, toMicros(donor.input.ms), fps);
+  if (lead === undefined) return undefined;
+  const offset = 0 - lead || 0;
+  const lo = Math.max(1, 1 - offset);
+  const hi = Math.min(frames, donor.written - offset);
   if (hi < lo) return undefined;
   const extract: FrameSpan[] = [];
   if (lo > 1) extract.push({ first: 1, count: lo - 1 });
   // The donor met the source's end at its last written frame, so every later frame repeats it.
-  const heldAfterReuse = hi < frames && donor.written < donor.frames && hi === donor.written - shift;
+  const heldAfterReuse = hi < frames && donor.written < donor.frames && hi === donor.written - offset;
   if (hi < frames && !heldAfterReuse) extract.push({ first: hi + 1, count: frames - hi });
-  return { donor, offset: shift, reuse: { first: lo, count: hi - lo + 1 }, extract, heldAfterReuse };
+  return { donor, offset, reuse: { first: lo, count: hi - lo + 1 }, extract, heldAfterReuse };
 }
 
 /** The plan that extracts the fewest frames; undefined when no donor helps. */

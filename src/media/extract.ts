@@ -1,6 +1,6 @@
 import { copyFile, link, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "./execa.js";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs } from "../core/ffmpeg-args.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
@@ -41,6 +41,7 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
   }
   const args = extractionArgs(task, dir, span);
   options.onSpawn?.(args);
+  const execa = await loadExeca();
   const result = await execa(binaries.ffmpeg.path, args, {
     reject: false,
     cancelSignal: options.signal,

@@ -11,7 +11,7 @@ import { locateBinaries, type Binaries } from "../media/binaries.js";
 import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
 import { openRemote, type RemoteCache } from "../store/remote/client.js";
-import { DIGEST_MEMO_DIR, DigestMemo } from "../store/digest-memo.js";
+import { DIGEST_MEMO_DIR, DigestMemo, ProbeMemo } from "../store/digest-memo.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
@@ -62,6 +62,7 @@ export class Engine {
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
   private digestMemoPromise?: Promise<DigestMemo>;
+  private probeMemoPromise?: Promise<ProbeMemo>;
   private missesAtLastGc = 0;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
@@ -147,9 +148,9 @@ export class Engine {
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
     const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
-    const binaries = await this.binaries();
-    const info = await this.memo(this.probes, memo, "probeMs", () =>
-      probeSource(binaries, path, { what: `${what} (${ref.src})`, loc: ref.loc }),
+    // Remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
+    const info = await this.memo(this.probes, memo, "probeMs", async () =>
+      (await this.probeMemo()).probe(path, async () => probeSource(await this.binaries(), path, { what: `${what} (${ref.src})`, loc: ref.loc })),
     );
     if (this.config.options.key === "content") {
       identity.digest = await this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path));
@@ -174,6 +175,11 @@ export class Engine {
   digestMemo(): Promise<DigestMemo> {
     this.digestMemoPromise ??= this.storeDir().then((dir) => new DigestMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
     return this.digestMemoPromise;
+  }
+
+  probeMemo(): Promise<ProbeMemo> {
+    this.probeMemoPromise ??= this.storeDir().then((dir) => new ProbeMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+    return this.probeMemoPromise;
   }
 
   private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
