@@ -158,7 +158,7 @@ rows.push(
 );
 
 const bigRoot = project([[0, 200]], long);
-measure("engine", { root: bigRoot, cacheDir: join(bigRoot, "cache"), compositions: ["index.html"] });
+measure("engine", { allow: [media], root: bigRoot, cacheDir: join(bigRoot, "cache"), compositions: ["index.html"] });
 rows.push(
   pair("warm vite build emitting 6000 frames vs cp -r", {
     setup: () => {

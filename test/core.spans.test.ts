@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { keyInput, type KeyInput } from "../src/core/key.js";
 import type { Task } from "../src/core/plan.js";
-import { planReuse, sharedDecodes, type Donor } from "../src/core/spans.js";
+import { planReuse, segmentCount, sharedDecodes, splitFrames, type Donor } from "../src/core/spans.js";
 import { toMicros } from "../src/core/time.js";
 
 const fps = { num: 30, den: 1 };
@@ -47,5 +47,18 @@ describe("sharedDecodes", () => {
     expect(groups).toHaveLength(1);
     expect(groups[0]!.members.map((t) => t.key)).toEqual(["/v.mp4@0", "/v.mp4@1", "/v.mp4@3"]);
     expect(groups[0]!.task.frameCount).toBe(120);
+  });
+});
+
+describe("splitFrames and segmentCount", () => {
+  it("splits into consecutive spans that cover every frame once", () => {
+    expect(splitFrames(10, 3)).toEqual([{ first: 1, count: 3 }, { first: 4, count: 3 }, { first: 7, count: 4 }]);
+    expect(splitFrames(2, 4)).toEqual([{ first: 1, count: 1 }, { first: 2, count: 1 }]);
+  });
+
+  it("stays one pass below 8 cores and for short clips", () => {
+    expect(segmentCount(6000, 2, 1)).toBe(1);
+    expect(segmentCount(6000, 16, 2)).toBe(4);
+    expect(segmentCount(400, 16, 1)).toBe(1);
   });
 });

@@ -4,9 +4,13 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { frameFileName } from "../src/core/frames.js";
 import type { FrameFormat } from "../src/core/key.js";
+import { resolveOptions } from "../src/core/options.js";
+import { Engine } from "../src/pipeline/engine.js";
+import { silentLogger } from "../src/pipeline/logger.js";
 import { readSentinel } from "../src/store/sentinel.js";
 import { runEngine, videoTag } from "./helpers/engine.js";
 import { countingFfmpeg, makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { writeFiles } from "./helpers/project.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -130,4 +134,28 @@ describe("overlapping trims in one run", () => {
     expect(Object.values(second.byId).map((r) => r.cache)).toEqual(["hit", "hit", "hit"]);
     expect(ffmpeg.runs()).toBe(1);
   });
+});
+
+describe("segments extracted side by side", () => {
+  async function segmented(root: string, w: Window, segments: number) {
+    writeFiles(root, { "index.html": `<!doctype html>\n<div data-composition-id="main" data-fps="30">${tag("v", w)}</div>\n` });
+    const engine = new Engine({ root, allow: [], options: resolveOptions({ cacheDir: join(root, "cache") }), logger: silentLogger, segments });
+    try {
+      const { results, errors } = await engine.run([join(root, "index.html")]);
+      expect(errors).toEqual([]);
+      return results[0]!.entry;
+    } finally {
+      await engine.dispose();
+    }
+  }
+
+  for (const w of [{ ms: 0.5, d: 3 }, { ms: 2, d: 3 }]) {
+    it(`are byte-identical to one pass (${w.ms} s + ${w.d} s${w.ms + w.d > 4 ? ", past the source's end" : ""})`, async () => {
+      const entry = await segmented(project("segments"), w, 4);
+      const [expected] = await fresh([w]);
+      expect(hashes(entry.dir, entry.frames, "jpg")).toEqual(expected);
+      const read = await readSentinel(entry.dir);
+      expect(read.kind === "json" && read.sentinel.written).toBe(Math.min(90, 120 - w.ms * 30));
+    });
+  }
 });

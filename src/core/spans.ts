@@ -114,3 +114,25 @@ export function sharedDecodes(tasks: Task[]): SharedDecode[] {
   }
   return groups;
 }
+
+/** `frames` split into `parts` consecutive spans of near-equal length (fewer when frames are few). */
+export function splitFrames(frames: number, parts: number): FrameSpan[] {
+  const n = Math.max(1, Math.min(parts, frames));
+  return Array.from({ length: n }, (_, i) => {
+    const first = Math.floor((i * frames) / n) + 1;
+    return { first, count: Math.floor(((i + 1) * frames) / n) + 1 - first };
+  });
+}
+
+/** Each segment must be long enough that its seek and decoder start-up are small beside it. */
+export const MIN_SEGMENT_FRAMES = 300;
+
+/**
+ * How many parallel segments a clip gets: only when the machine has cores beyond what the
+ * concurrent extractions use (measured on 2 cores: segments there only compete, see README).
+ */
+export function segmentCount(frames: number, cores: number, concurrency: number, minCores = 8): number {
+  if (cores < minCores) return 1;
+  const spare = Math.floor(cores / Math.max(1, concurrency) / 2);
+  return Math.max(1, Math.min(spare, Math.floor(frames / MIN_SEGMENT_FRAMES)));
+}

@@ -17,6 +17,8 @@ export interface ExtractOptions {
   onSpawn?: (args: string[]) => void;
 }
 
+export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";
+
 /**
  * Run ffmpeg for one task into `dir`, then make the frames exactly `task.frameCount`:
  * a source that ends early has its last frame held. Returns how many frames ffmpeg wrote.
@@ -24,9 +26,7 @@ export interface ExtractOptions {
 export async function extractFrames(binaries: Binaries, task: Task, dir: string, options: ExtractOptions = {}): Promise<number> {
   const written = await extractSpan(binaries, task, dir, { first: 1, count: task.frameCount }, options);
   if (written === 0) {
-    throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${task.source}`, {
-      hint: "The media start may be at the very end of the source; check data-media-start.",
-    });
+    throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${task.source}`, { hint: NO_FRAMES_HINT });
   }
   await holdFrames(dir, task.format, written, task.frameCount);
   return written;

@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
@@ -16,9 +16,9 @@ import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, openStore, partialDir, publishEntry, type StoredEntry } from "../store/store.js";
-import { bestReuse, type Donor } from "../core/spans.js";
+import { bestReuse, segmentCount, type Donor } from "../core/spans.js";
 import { sharedDecodes } from "../core/spans.js";
-import { assembleFrames, clearDir, storeDonors } from "./reuse.js";
+import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type Logger } from "./logger.js";
@@ -46,6 +46,8 @@ export interface EngineOptions extends ProjectPaths {
   select?: (task: Task) => boolean;
   /** Log, for each miss, which key fields differ from the nearest entry (`--explain`, `FRAMECACHE_DEBUG=1`). */
   explain?: boolean;
+  /** Split each extraction into this many segments run side by side; default from the machine's cores (1 below 8). */
+  segments?: number;
 }
 
 /**
@@ -252,6 +254,8 @@ export class Engine {
         await clearDir(dir);
       }
     }
+    const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency);
+    if (parts > 1) return extractSegments(binaries, task, dir, parts, { signal });
     return extractFrames(binaries, task, dir, { signal });
   }
 

@@ -1,8 +1,9 @@
 import { mkdir, rm } from "node:fs/promises";
 import type { Task } from "../core/plan.js";
-import { sameFrames, type Donor, type ReusePlan } from "../core/spans.js";
+import { FramecacheError } from "../core/errors.js";
+import { sameFrames, splitFrames, type Donor, type ReusePlan } from "../core/spans.js";
 import type { Binaries } from "../media/binaries.js";
-import { extractSpan, holdFrames, type ExtractOptions } from "../media/extract.js";
+import { extractSpan, holdFrames, NO_FRAMES_HINT, type ExtractOptions } from "../media/extract.js";
 import { placeFrames } from "../store/emit.js";
 import { readInventory } from "../store/inventory.js";
 
@@ -40,4 +41,22 @@ export async function assembleFrames(binaries: Binaries, task: Task, dir: string
 export async function clearDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
+}
+
+/**
+ * One task's frames as `parts` segments extracted side by side, each written as one pass
+ * would write it. A segment that comes up short met the source's end; every later frame
+ * repeats the last one written, whatever a later segment wrote.
+ */
+export async function extractSegments(binaries: Binaries, task: Task, dir: string, parts: number, options: ExtractOptions = {}): Promise<number> {
+  const spans = splitFrames(task.frameCount, parts);
+  const wrote = await Promise.all(spans.map((span) => extractSpan(binaries, task, dir, span, options)));
+  let written = 0;
+  for (const [i, span] of spans.entries()) {
+    written = span.first - 1 + wrote[i]!;
+    if (wrote[i]! < span.count) break;
+  }
+  if (written === 0) throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${task.source}`, { hint: NO_FRAMES_HINT });
+  await holdFrames(dir, task.format, written, task.frameCount);
+  return written;
 }
