@@ -8,9 +8,9 @@ const [scenario, rawArgs = "{}"] = process.argv.slice(2);
 const args = JSON.parse(rawArgs);
 const dist = resolve(import.meta.dirname, "../dist");
 
-async function engineRun({ root, cacheDir, compositions, allow = [] }) {
+async function engineRun({ root, cacheDir, compositions, allow = [], segments }) {
   const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
-  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} } });
+  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
   if (errors.length) throw errors[0];
   return { hits: engine.report.cacheHits, misses: engine.report.cacheMisses, frames: results.reduce((n, r) => n + r.entry.frames, 0) };
