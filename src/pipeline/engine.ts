@@ -17,7 +17,7 @@ import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, openStore, partialDir, publishEntry, type StoredEntry } from "../store/store.js";
 import { bestReuse, segmentCount, type Donor } from "../core/spans.js";
-import { sharedDecodes } from "../core/spans.js";
+import { sharedDecodes, type SharedDecode } from "../core/spans.js";
 import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
@@ -150,13 +150,16 @@ export class Engine {
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
     const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
-    // Remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
-    const info = await this.memo(this.probes, memo, "probeMs", async () =>
+    // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
+    // A cold one hashes while ffprobe runs.
+    const probing = this.memo(this.probes, memo, "probeMs", async () =>
       (await this.probeMemo()).probe(path, async () => probeSource(await this.binaries(), path, { what: `${what} (${ref.src})`, loc: ref.loc })),
     );
-    if (this.config.options.key === "content") {
-      identity.digest = await this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path));
-    }
+    const hashing =
+      this.config.options.key === "content" ? this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path)) : undefined;
+    hashing?.catch(() => undefined); // a probe failure is the one reported
+    const info = await probing;
+    if (hashing) identity.digest = await hashing;
     if (info.alpha && format === "jpg") {
       this.logger.warn(
         `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
@@ -262,28 +265,33 @@ export class Engine {
   /**
    * Misses of one source and settings whose windows overlap or touch, whole frames apart, are
    * decoded in one ffmpeg pass over their union; each then takes its frames from it by hard link.
+   * Only videos in such a group are looked up here, so a run without overlaps pays nothing.
    */
-  private async decodeShared(store: string, tasks: Task[], signal?: AbortSignal): Promise<string[]> {
+  private async sharedGroups(store: string, tasks: Task[]): Promise<SharedDecode[]> {
     if (this.remote) return []; // the shared cache may hold them; fetching beats decoding
+    const candidates = sharedDecodes([...new Map(tasks.map((t) => [t.key, t])).values()]).flatMap((g) => g.members);
     const misses: Task[] = [];
-    for (const task of new Map(tasks.map((t) => [t.key, t])).values()) {
-      if (!(await lookupEntry(store, task))) misses.push(task);
-    }
-    const dirs: string[] = [];
-    for (const group of sharedDecodes(misses)) {
-      const binaries = await this.binaries();
-      const dir = partialDir(store, group.task.entry) + "-shared";
-      await mkdir(dir, { recursive: true });
-      dirs.push(dir);
-      try {
-        const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal })));
-        this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
-      } catch (error) {
-        if (signal?.aborted) throw error;
-        // Each member extracts on its own and reports its own error.
-      }
-    }
-    return dirs;
+    for (const task of candidates) if (!(await lookupEntry(store, task))) misses.push(task);
+    return sharedDecodes(misses);
+  }
+
+  /** Run the groups' passes (each in an ffmpeg slot); `dirs` collects what to remove afterwards. */
+  private async decodeGroups(store: string, groups: SharedDecode[], dirs: string[], signal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      groups.map(async (group) => {
+        const dir = partialDir(store, group.task.entry) + "-shared";
+        dirs.push(dir);
+        try {
+          await mkdir(dir, { recursive: true });
+          const binaries = await this.binaries();
+          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal })));
+          this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          // Each member then extracts on its own and reports its own error.
+        }
+      }),
+    );
   }
 
   /**
@@ -312,8 +320,16 @@ export class Engine {
     errors.push(...planned.flatMap((p) => p.errors));
     // What the store held before this run, so misses are explained against earlier entries only.
     const known = this.config.explain ? await knownEntries(await this.storeDir()) : undefined;
-    const sharedDirs = await this.decodeShared(await this.storeDir(), videos.map((v) => v.task), signal);
-    const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
+    // Overlapping misses wait for their shared pass; everything else starts at once.
+    const store = await this.storeDir();
+    const groups = await this.sharedGroups(store, videos.map((v) => v.task));
+    const members = new Set(groups.flatMap((g) => g.members.map((t) => t.key)));
+    const sharedDirs: string[] = [];
+    const decoded = this.decodeGroups(store, groups, sharedDirs, signal);
+    const settled = await Promise.allSettled(
+      videos.map((v) => (members.has(v.task.key) ? decoded.then(() => this.ensure(v.task, signal)) : this.ensure(v.task, signal))),
+    );
+    await decoded.catch(() => undefined);
     this.shared = this.shared.filter((d) => !sharedDirs.includes(d.dir));
     await Promise.all(sharedDirs.map((d) => rm(d, { recursive: true, force: true })));
     const results: VideoResult[] = [];
