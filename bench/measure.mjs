@@ -8,12 +8,23 @@ const [scenario, rawArgs = "{}"] = process.argv.slice(2);
 const args = JSON.parse(rawArgs);
 const dist = resolve(import.meta.dirname, "../dist");
 
-async function engineRun({ root, cacheDir, compositions, allow = [] }) {
+async function engineRun({ root, cacheDir, compositions, allow = [], segments }) {
   const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
-  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} } });
+  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
   if (errors.length) throw errors[0];
   return { hits: engine.report.cacheHits, misses: engine.report.cacheMisses, frames: results.reduce((n, r) => n + r.entry.frames, 0) };
+}
+
+/** The exact ffmpeg command the engine would run for each video (planned, not run), with its ffmpeg. */
+async function plan({ root, compositions, allow = [], outDirs }) {
+  const { Engine, resolveOptions, extractionArgs } = await import(join(dist, "cache.js"));
+  const engine = new Engine({ root, allow, options: resolveOptions({}), logger: { info() {}, warn() {} } });
+  const { compositions: loaded } = await engine.load(compositions.map((c) => join(root, c)));
+  const videos = (await Promise.all([...loaded.values()].map((c) => engine.plan(c)))).flatMap((p) => p.videos);
+  const { ffmpeg } = await engine.binaries();
+  await engine.dispose();
+  return { ffmpeg: ffmpeg.path, commands: videos.map((v, i) => extractionArgs(v.task, outDirs[i])) };
 }
 
 async function viteBuild({ root, allow = [] }) {
@@ -31,9 +42,10 @@ async function digest({ file }) {
 
 const scenarios = {
   engine: engineRun,
+  plan,
   vite: viteBuild,
   digest,
-  ffmpeg: async ({ argv }) => (execFileSync("ffmpeg", argv, { stdio: "ignore" }), {}),
+  ffmpeg: async ({ ffmpeg = "ffmpeg", argv }) => (execFileSync(ffmpeg, argv, { stdio: "ignore" }), {}),
   cp: async ({ from, to }) => (execFileSync("cp", ["-r", from, to]), {}),
 };
 

@@ -264,12 +264,18 @@ describe("content keys", () => {
     expect(warm.stderr).not.toContain("miss");
   });
 
-  it("digests remembered by one process are used by the next without hashing again", async () => {
+  it("digests and probes remembered by one process are used by the next without hashing or probing again", async () => {
     referenceProject(dir);
     setAge(join(dir, "media/clip.mp4"), 24 * HOUR);
     await framecache(["extract", "index.html"]);
-    const records = readdirSync(join(cache, ".digests"));
+    const all = readdirSync(join(cache, ".digests"));
+    const records = all.filter((n) => !n.startsWith("probe-"));
     expect(records).toHaveLength(1);
+    expect(all.filter((n) => n.startsWith("probe-"))).toHaveLength(1);
+    // Probes are remembered too: a warm run spawns nothing, so it never even looks for ffmpeg.
+    const nowhere = { FFMPEG_PATH: join(dir, "no-ffmpeg"), FFPROBE_PATH: join(dir, "no-ffprobe") };
+    const warm = await json(["extract", "index.html"], { env: nowhere });
+    expect(warm.out).toMatchObject({ cacheHits: 3, cacheMisses: 0 });
     // Prove the record is what the next process reads: poison it, and the keys change.
     const record = join(cache, ".digests", records[0]!);
     writeFileSync(record, JSON.stringify({ sha256: "0".repeat(64) }));

@@ -1,5 +1,6 @@
 import { framePattern } from "./frames.js";
 import { TONEMAP_OPERATOR, type Task } from "./plan.js";
+import type { FrameSpan } from "./spans.js";
 import { fpsText, fromMicros } from "./time.js";
 
 export interface FfmpegFeatures {
@@ -38,22 +39,28 @@ export function jpegQscale(quality: number): number {
  * timestamp shift differs between containers, and `-fps_mode cfr` shows frames up to a tick
  * early; all measured frame by frame.) Containers whose seeks miss are decoded from the start.
  */
-export function extractionArgs(task: Task, outDir: string): string[] {
-  const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=0`];
+export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }): string[] {
+  // A later span keeps the task's time origin and starts the fps filter at its first tick, so its
+  // frames are the very frames one pass would write there; the seek, a frame early, only saves decoding.
+  const tick = span.first - 1;
+  const startTime = tick === 0 ? "0" : String((tick * task.fps.den) / task.fps.num);
+  const seek = task.seek + Math.max(0, Math.floor(((tick - 1) * task.fps.den * 1e6) / task.fps.num));
+  const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
 
   const args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-copyts"];
   if (task.decoder) args.push("-c:v", task.decoder);
-  if (task.seekable) args.push("-noaccurate_seek", "-ss", String(fromMicros(task.seek)));
+  if (task.seekable) args.push("-noaccurate_seek", "-ss", String(fromMicros(seek)));
   args.push("-i", `file:${task.source}`);
   // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
   // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
-  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(task.frameCount));
+  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(span.count));
   // ffmpeg clamps -q:v to its default -qmin of 2, which would make quality 97-100 the same as 95.
   if (task.format === "jpg") args.push("-qmin", "1", "-q:v", String(jpegQscale(task.quality)));
   else args.push("-compression_level", "1");
   // The image2 muxer reads `%` in the whole path as a pattern, so a literal one is doubled.
+  if (span.first !== 1) args.push("-start_number", String(span.first));
   args.push("-y", `${outDir.replaceAll("%", "%%")}/${framePattern(task.format)}`);
   return args;
 }

@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { loadExeca } from "./execa.js";
 import { FramecacheError } from "../core/errors.js";
 import type { FfmpegFeatures } from "../core/ffmpeg-args.js";
 
@@ -83,6 +83,7 @@ async function find(
 async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: true): Promise<Binary>;
 async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: false): Promise<Binary | undefined>;
 async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: boolean): Promise<Binary | undefined> {
+  const execa = await loadExeca();
   const result = await execa(path, ["-version"], { reject: false, env, extendEnv: false, timeout: 15_000, stdin: "ignore" });
   if (result.exitCode !== 0 || typeof result.stdout !== "string") {
     if (!required) return undefined;

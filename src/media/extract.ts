@@ -1,11 +1,13 @@
-import { copyFile, link, readdir, rm } from "node:fs/promises";
+import { copyFile, link, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "./execa.js";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
+import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
+import type { FrameSpan } from "../core/spans.js";
 import type { Binaries } from "./binaries.js";
 
 export interface ExtractOptions {
@@ -18,20 +20,33 @@ export interface ExtractOptions {
   onProgress?: (progress: FfmpegProgress) => void;
 }
 
+export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";
+
 /**
  * Run ffmpeg for one task into `dir`, then make the frames exactly `task.frameCount`:
- * a source that ends early has its last frame held.
+ * a source that ends early has its last frame held. Returns how many frames ffmpeg wrote.
  */
-export async function extractFrames(binaries: Binaries, task: Task, dir: string, options: ExtractOptions = {}): Promise<void> {
+export async function extractFrames(binaries: Binaries, task: Task, dir: string, options: ExtractOptions = {}): Promise<number> {
+  const written = await extractSpan(binaries, task, dir, { first: 1, count: task.frameCount }, options);
+  if (written === 0) {
+    throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${task.source}`, { hint: NO_FRAMES_HINT });
+  }
+  await holdFrames(dir, task.format, written, task.frameCount);
+  return written;
+}
+
+/** Write frames `span.first`… of the task into `dir` (as one pass would); returns how many ffmpeg wrote before the source ended. */
+export async function extractSpan(binaries: Binaries, task: Task, dir: string, span: FrameSpan, options: ExtractOptions = {}): Promise<number> {
   if (task.tonemap && !binaries.features.zscale) {
     throw new FramecacheError("FC_FFMPEG_FAILED", `${task.source} is HDR and needs tone mapping, but ${binaries.ffmpeg.path} was built without zscale (libzimg)`, {
       hint: 'Use an ffmpeg built with --enable-libzimg (Debian/Ubuntu 22.04+, Homebrew and static builds have it), or format "png" to keep the source\'s values untouched.',
     });
   }
   const { onProgress } = options;
-  const args = extractionArgs(task, dir);
+  const args = extractionArgs(task, dir, span);
   if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);
+  const execa = await loadExeca();
   const subprocess = execa(binaries.ffmpeg.path, args, {
     reject: false,
     cancelSignal: options.signal,
@@ -62,22 +77,20 @@ export async function extractFrames(binaries: Binaries, task: Task, dir: string,
       hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
     });
   }
-  await holdLastFrame(task, dir);
+  const end = span.first + span.count;
+  return (await readdir(dir)).reduce((n, name) => {
+    const index = frameIndex(name) ?? 0;
+    return index >= span.first && index < end ? n + 1 : n;
+  }, 0);
 }
 
-async function holdLastFrame(task: Task, dir: string): Promise<void> {
-  const count = (await readdir(dir)).reduce((max, name) => Math.max(max, frameIndex(name) ?? 0), 0);
-  if (count === 0) {
-    throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${task.source}`, {
-      hint: "The media start may be at the very end of the source; check data-media-start.",
-    });
-  }
-  const last = join(dir, frameFileName(count, task.format));
-  for (let i = count + 1; i <= task.frameCount; i++) {
-    const target = join(dir, frameFileName(i, task.format));
+/** Frames `written + 1`… `frames` repeat frame `written`: the source ended there. */
+export async function holdFrames(dir: string, format: FrameFormat, written: number, frames: number): Promise<void> {
+  const last = join(dir, frameFileName(written, format));
+  for (let i = written + 1; i <= frames; i++) {
+    const target = join(dir, frameFileName(i, format));
     await link(last, target).catch(() => copyFile(last, target));
   }
-  for (let i = task.frameCount + 1; i <= count; i++) await rm(join(dir, frameFileName(i, task.format)));
 }
 
 function lastLines(text: string): string {

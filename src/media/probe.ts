@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { loadExeca } from "./execa.js";
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
 import type { Binaries } from "./binaries.js";
@@ -83,7 +83,8 @@ export async function probeSource(
   };
 }
 
-function ffprobe(binaries: Binaries, file: string, args: string[], signal?: AbortSignal) {
+async function ffprobe(binaries: Binaries, file: string, args: string[], signal?: AbortSignal) {
+  const execa = await loadExeca();
   return execa(binaries.ffprobe.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
     reject: false,
     cancelSignal: signal,

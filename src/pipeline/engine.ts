@@ -1,5 +1,5 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
@@ -12,11 +12,14 @@ import { locateBinaries, type Binaries } from "../media/binaries.js";
 import { extractFrames } from "../media/extract.js";
 import { probeSource } from "../media/probe.js";
 import { openRemote, type RemoteCache } from "../store/remote/client.js";
-import { DIGEST_MEMO_DIR, DigestMemo } from "../store/digest-memo.js";
+import { DIGEST_MEMO_DIR, DigestMemo, ProbeMemo } from "../store/digest-memo.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
-import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
+import { lookupEntry, openStore, partialDir, publishEntry, type StoredEntry } from "../store/store.js";
+import { bestReuse, segmentCount, type Donor } from "../core/spans.js";
+import { sharedDecodes, type SharedDecode } from "../core/spans.js";
+import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
@@ -47,6 +50,8 @@ export interface EngineOptions extends ProjectPaths {
   explain?: boolean;
   /** Told of each extraction and fed ffmpeg's own progress; see createProgress. */
   progress?: ExtractionProgress;
+  /** Split each extraction into this many segments run side by side; default from the machine's cores (1 below 8). */
+  segments?: number;
 }
 
 /**
@@ -63,10 +68,13 @@ export class Engine {
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
   private digestMemoPromise?: Promise<DigestMemo>;
+  private probeMemoPromise?: Promise<ProbeMemo>;
   private missesAtLastGc = 0;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly remote?: RemoteCache;
+  /** Shared decodes of this run's overlapping misses, which they take their frames from. */
+  private shared: Donor[] = [];
 
   constructor(readonly config: EngineOptions) {
     this.logger = dedupeWarnings(config.logger);
@@ -148,13 +156,16 @@ export class Engine {
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
     const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
-    const binaries = await this.binaries();
-    const info = await this.memo(this.probes, memo, "probeMs", () =>
-      probeSource(binaries, path, { what: `${what} (${ref.src})`, loc: ref.loc }),
+    // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
+    // A cold one hashes while ffprobe runs.
+    const probing = this.memo(this.probes, memo, "probeMs", async () =>
+      (await this.probeMemo()).probe(path, async () => probeSource(await this.binaries(), path, { what: `${what} (${ref.src})`, loc: ref.loc })),
     );
-    if (this.config.options.key === "content") {
-      identity.digest = await this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path));
-    }
+    const hashing =
+      this.config.options.key === "content" ? this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path)) : undefined;
+    hashing?.catch(() => undefined); // a probe failure is the one reported
+    const info = await probing;
+    if (hashing) identity.digest = await hashing;
     if (info.alpha && format === "jpg") {
       this.logger.warn(
         `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
@@ -175,6 +186,11 @@ export class Engine {
   digestMemo(): Promise<DigestMemo> {
     this.digestMemoPromise ??= this.storeDir().then((dir) => new DigestMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
     return this.digestMemoPromise;
+  }
+
+  probeMemo(): Promise<ProbeMemo> {
+    this.probeMemoPromise ??= this.storeDir().then((dir) => new ProbeMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+    return this.probeMemoPromise;
   }
 
   private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
@@ -226,15 +242,75 @@ export class Engine {
       if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
       this.config.onExtract?.(task);
       const progress = this.config.progress?.begin(task);
-      const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
       try {
-        return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal, onProgress })), cache: "miss" };
+        return { entry: await publishEntry(store, task, (dir) => this.extractInto(store, binaries, task, dir, signal, progress)), cache: "miss" };
       } finally {
         progress?.end();
       }
     } finally {
       await lock.release();
     }
+  }
+
+  /**
+   * A miss's frames: taken from an entry or shared decode of the same source and settings whose
+   * frames line up (a trim edit), extracting only what is missing; else one ffmpeg pass.
+   */
+  private async extractInto(
+    store: string,
+    binaries: Binaries,
+    task: Task,
+    dir: string,
+    signal?: AbortSignal,
+    progress?: ReturnType<ExtractionProgress["begin"]>,
+  ): Promise<number> {
+    const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
+    const donors = [...this.shared, ...(await storeDonors(store, task))];
+    const plan = bestReuse(task.input, task.mediaStart, task.frameCount, task.fps, donors);
+    if (plan) {
+      try {
+        return await assembleFrames(binaries, task, dir, plan, { signal });
+      } catch (error) {
+        if (error instanceof FramecacheError) throw error;
+        // The donor went away (GC) or ffmpeg disagreed with it: extract the whole window instead.
+        await clearDir(dir);
+      }
+    }
+    const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency);
+    if (parts > 1) return extractSegments(binaries, task, dir, parts, { signal });
+    return extractFrames(binaries, task, dir, { signal, onProgress });
+  }
+
+  /**
+   * Misses of one source and settings whose windows overlap or touch, whole frames apart, are
+   * decoded in one ffmpeg pass over their union; each then takes its frames from it by hard link.
+   * Only videos in such a group are looked up here, so a run without overlaps pays nothing.
+   */
+  private async sharedGroups(store: string, tasks: Task[]): Promise<SharedDecode[]> {
+    if (this.remote) return []; // the shared cache may hold them; fetching beats decoding
+    const candidates = sharedDecodes([...new Map(tasks.map((t) => [t.key, t])).values()]).flatMap((g) => g.members);
+    const misses: Task[] = [];
+    for (const task of candidates) if (!(await lookupEntry(store, task))) misses.push(task);
+    return sharedDecodes(misses);
+  }
+
+  /** Run the groups' passes (each in an ffmpeg slot); `dirs` collects what to remove afterwards. */
+  private async decodeGroups(store: string, groups: SharedDecode[], dirs: string[], signal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      groups.map(async (group) => {
+        const dir = partialDir(store, group.task.entry) + "-shared";
+        dirs.push(dir);
+        try {
+          await mkdir(dir, { recursive: true });
+          const binaries = await this.binaries();
+          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal })));
+          this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          // Each member then extracts on its own and reports its own error.
+        }
+      }),
+    );
   }
 
   /**
@@ -263,7 +339,18 @@ export class Engine {
     errors.push(...planned.flatMap((p) => p.errors));
     // What the store held before this run, so misses are explained against earlier entries only.
     const known = this.config.explain ? await knownEntries(await this.storeDir()) : undefined;
-    const settled = await Promise.allSettled(videos.map((v) => this.ensure(v.task, signal)));
+    // Overlapping misses wait for their shared pass; everything else starts at once.
+    const store = await this.storeDir();
+    const groups = await this.sharedGroups(store, videos.map((v) => v.task));
+    const members = new Set(groups.flatMap((g) => g.members.map((t) => t.key)));
+    const sharedDirs: string[] = [];
+    const decoded = this.decodeGroups(store, groups, sharedDirs, signal);
+    const settled = await Promise.allSettled(
+      videos.map((v) => (members.has(v.task.key) ? decoded.then(() => this.ensure(v.task, signal)) : this.ensure(v.task, signal))),
+    );
+    await decoded.catch(() => undefined);
+    this.shared = this.shared.filter((d) => !sharedDirs.includes(d.dir));
+    await Promise.all(sharedDirs.map((d) => rm(d, { recursive: true, force: true })));
     const results: VideoResult[] = [];
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") results.push({ ...videos[i]!, ...s.value });

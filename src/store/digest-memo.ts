@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { SourceInfo } from "../core/plan.js";
 import { digestFile } from "../media/digest.js";
 
 /** The memo's folder inside the store; its name cannot be mistaken for an entry. */
@@ -44,27 +45,66 @@ export class DigestMemo {
   }
 }
 
+/**
+ * What ffprobe said about a source, remembered beside its digest by the same stat identity,
+ * so a warm run spawns neither ffprobe nor the `-version` checks that locating it costs.
+ * The record name carries a schema number: a change to what a probe yields bumps it.
+ */
+export class ProbeMemo {
+  probed = 0;
+
+  constructor(readonly dir: string | undefined) {}
+
+  async probe(file: string, work: () => Promise<SourceInfo>): Promise<SourceInfo> {
+    const before = await stat(file, { bigint: true });
+    const record = this.dir && join(this.dir, `probe-${PROBE_SCHEMA}-${recordName(before)}`);
+    if (record) {
+      const known = await readJson<{ probe?: SourceInfo }>(record);
+      if (known?.probe && typeof known.probe.duration === "number") return known.probe;
+    }
+    const startedMs = Date.now();
+    const info = await work();
+    this.probed++;
+    if (record) {
+      const after = await stat(file, { bigint: true });
+      const settled = recordName(after) === recordName(before) && startedMs - Number(after.mtimeMs) > RACY_MS;
+      if (settled) await writeJson(record, { probe: info, file }).catch(() => undefined);
+    }
+    return info;
+  }
+}
+
+const PROBE_SCHEMA = 1;
+
 function recordName(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
   return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}`;
 }
 
 async function readRecord(path: string): Promise<string | undefined> {
+  const sha256 = (await readJson<{ sha256?: unknown }>(path))?.sha256;
+  return typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : undefined;
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
   try {
-    const { sha256 } = JSON.parse(await readFile(path, "utf8")) as { sha256?: unknown };
-    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    const value = JSON.parse(await readFile(path, "utf8")) as T;
     // Its mtime says when it was last useful, for pruning.
     const now = new Date();
     await utimes(path, now, now).catch(() => undefined);
-    return sha256;
+    return value;
   } catch {
     return undefined;
   }
 }
 
-async function writeRecord(path: string, sha256: string, file: string): Promise<void> {
+function writeRecord(path: string, sha256: string, file: string): Promise<void> {
+  return writeJson(path, { sha256, file });
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
   await mkdir(join(path, ".."), { recursive: true });
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  await writeFile(temp, JSON.stringify({ sha256, file }) + "\n");
+  await writeFile(temp, JSON.stringify(value) + "\n");
   await rename(temp, path).catch(async (error: unknown) => {
     await rm(temp, { force: true });
     throw error;

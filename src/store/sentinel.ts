@@ -17,6 +17,8 @@ export interface Sentinel {
   created: string;
   /** Absolute path of the source it was made from; lets `--explain` find entries of the same file. */
   source?: string;
+  /** Frames ffmpeg really wrote; later ones repeat the last because the source ended. Lets a trim edit reuse frames. */
+  written?: number;
 }
 
 /** An empty sentinel is what the HyperFrames v2 engine writes: trusted when frames exist. */

@@ -65,17 +65,18 @@ async function legacyEntry(dir: string, task: Task): Promise<StoredEntry | undef
 /**
  * Produce an entry atomically: `produce` writes frames into a private partial
  * directory, the sentinel is written last, and one rename publishes it. If another
- * writer published first, its entry is adopted and ours discarded.
+ * writer published first, its entry is adopted and ours discarded. `produce` may return
+ * how many frames ffmpeg really wrote; the sentinel records it for later reuse.
  */
 export async function publishEntry(
   storeDir: string,
   task: Task,
-  produce: (partialDir: string) => Promise<void>,
+  produce: (partialDir: string) => Promise<number | void>,
 ): Promise<StoredEntry> {
   const partial = partialDir(storeDir, task.entry);
   await mkdir(partial, { recursive: true });
   try {
-    await produce(partial);
+    const written = await produce(partial);
     const { digest, bytes } = await digestFrames(partial, task.frameCount, task.format);
     const sentinel: Sentinel = {
       key: task.key,
@@ -88,6 +89,7 @@ export async function publishEntry(
       created: new Date().toISOString(),
       source: task.source,
     };
+    if (typeof written === "number") sentinel.written = written;
     await writeFile(join(partial, SENTINEL), JSON.stringify(sentinel, null, 2) + "\n");
     const final = join(storeDir, task.entry);
     if (await renameIntoPlace(partial, final, storeDir, task)) {

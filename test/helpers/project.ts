@@ -14,7 +14,8 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
 
 /**
  * The issue's reference project: a root composition with two trims of one source,
- * and a nested composition in a subfolder whose src climbs to ../media.
+ * and a nested composition in a subfolder whose src climbs to ../media. Its a (0-1 s) and
+ * n (0.5-1.5 s) overlap whole frames apart, so a cold run is two ffmpeg passes for three keys.
  */
 export function referenceProject(dir: string): void {
   mkdirSync(join(dir, "media"), { recursive: true });

@@ -1,0 +1,7 @@
+/**
+ * execa, loaded on first use: importing it costs more CPU (~250 ms) than a whole warm
+ * run's work, and a run where every video hits spawns nothing.
+ */
+export async function loadExeca(): Promise<typeof import("execa").execa> {
+  return (await import("execa")).execa;
+}

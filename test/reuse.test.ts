@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { frameFileName } from "../src/core/frames.js";
+import type { FrameFormat } from "../src/core/key.js";
+import { resolveOptions } from "../src/core/options.js";
+import { Engine } from "../src/pipeline/engine.js";
+import { silentLogger } from "../src/pipeline/logger.js";
+import { readSentinel } from "../src/store/sentinel.js";
+import { runEngine, videoTag } from "./helpers/engine.js";
+import { countingFfmpeg, makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { writeFiles } from "./helpers/project.js";
+
+let dir: string;
+let cleanup: () => void;
+let source: string;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  // Four seconds at 30 fps with a keyframe every 12 frames, so spans start mid-GOP.
+  source = makeCodedVideo(join(dir, "src.mp4"), { seconds: 4, codec: ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "12", "-pix_fmt", "yuv420p"] });
+});
+afterEach(() => cleanup());
+
+type Window = { ms: number; d: number };
+
+function tag(id: string, w: Window): string {
+  return videoTag(id, "clip.mp4", { "data-media-start": w.ms, "data-duration": w.d });
+}
+
+function project(name: string): string {
+  const root = join(dir, name);
+  mkdirSync(root, { recursive: true });
+  copyFileSync(source, join(root, "clip.mp4"));
+  return root;
+}
+
+function hashes(entryDir: string, frames: number, format: FrameFormat): string[] {
+  return Array.from({ length: frames }, (_, i) => createHash("sha256").update(readFileSync(join(entryDir, frameFileName(i + 1, format)))).digest("hex"));
+}
+
+/** Frames of a fresh extraction of each window, each in a store of its own. */
+async function fresh(windows: Window[], format: FrameFormat = "jpg"): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const [i, w] of windows.entries()) {
+    const root = project(`fresh-${format}-${i}`);
+    const { byId, errors } = await runEngine(root, [tag("v", w)], { dataFps: 30, format });
+    expect(errors).toEqual([]);
+    out.push(hashes(byId.v!.entry.dir, byId.v!.entry.frames, format));
+  }
+  return out;
+}
+
+/** Inode numbers of the frames, to tell which were linked rather than written. */
+function inodes(entryDir: string, frames: number, format: FrameFormat): number[] {
+  return Array.from({ length: frames }, (_, i) => statSync(join(entryDir, frameFileName(i + 1, format))).ino);
+}
+
+describe("trim edits reuse the frames of an entry of the same source", () => {
+  const cases: { name: string; before: Window; after: Window; linked: [number, number]; format?: FrameFormat }[] = [
+    { name: "an extension at the end", before: { ms: 0.5, d: 1 }, after: { ms: 0.5, d: 2 }, linked: [1, 30] },
+    { name: "a trim at the start (earlier media start)", before: { ms: 1, d: 1 }, after: { ms: 0.5, d: 1.5 }, linked: [16, 45] },
+    { name: "a shift by whole frames", before: { ms: 1, d: 1 }, after: { ms: 1.1, d: 1 }, linked: [1, 27] },
+    { name: "a shorter trim inside the entry", before: { ms: 0, d: 2 }, after: { ms: 0.5, d: 1 }, linked: [1, 30] },
+    // Frames 46… repeat frame 45 (the source ends), so they share its inode too.
+    { name: "an extension past the source's end", before: { ms: 3, d: 2 }, after: { ms: 2.5, d: 3 }, linked: [16, 90] },
+    { name: "png frames", before: { ms: 0.5, d: 1 }, after: { ms: 0.7, d: 1 }, linked: [1, 24], format: "png" },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: byte-identical to a fresh extraction`, async () => {
+      const format = c.format ?? "jpg";
+      const root = project("edit");
+      const first = await runEngine(root, [tag("v", c.before)], { dataFps: 30, format });
+      expect(first.errors).toEqual([]);
+      const before = first.byId.v!.entry;
+      const second = await runEngine(root, [tag("v", c.after)], { dataFps: 30, format });
+      expect(second.errors).toEqual([]);
+      const after = second.byId.v!;
+      expect(after.cache).toBe("miss");
+      const [expected] = await fresh([c.after], format);
+      expect(hashes(after.entry.dir, after.entry.frames, format)).toEqual(expected);
+      // The reused frames are the entry's own files, not new ones.
+      const old = new Set(inodes(before.dir, before.frames, format));
+      const linked = inodes(after.entry.dir, after.entry.frames, format).flatMap((ino, i) => (old.has(ino) ? [i + 1] : []));
+      expect([linked[0], linked.at(-1)]).toEqual(c.linked);
+    });
+  }
+
+  it("records how many frames ffmpeg really wrote, and never takes a held frame for a real one", async () => {
+    const root = project("held");
+    const first = await runEngine(root, [tag("v", { ms: 3, d: 2 })], { dataFps: 30 });
+    const read = await readSentinel(first.byId.v!.entry.dir);
+    expect(read.kind === "json" && [read.sentinel.frames, read.sentinel.written]).toEqual([60, 30]);
+    // Six frames later, past the source's end: frames 1..24 are the entry's 7..30, the rest repeat
+    // frame 24 without running ffmpeg; the entry's held frames 31.. are not taken for real ones.
+    const ffmpeg = countingFfmpeg(dir);
+    const second = await runEngine(root, [tag("v", { ms: 3.2, d: 1 })], { dataFps: 30, ffmpegPath: ffmpeg.path });
+    expect(ffmpeg.runs()).toBe(0);
+    const [expected] = await fresh([{ ms: 3.2, d: 1 }]);
+    expect(hashes(second.byId.v!.entry.dir, 30, "jpg")).toEqual(expected);
+    expect(readFrameNumbers(second.byId.v!.entry.dir).slice(-2)).toEqual([119, 119]);
+  });
+
+  it("does not reuse frames that do not line up, and still extracts them right", async () => {
+    const root = project("offgrid");
+    const first = await runEngine(root, [tag("v", { ms: 1, d: 1 })], { dataFps: 30 });
+    const second = await runEngine(root, [tag("v", { ms: 1.01, d: 1 })], { dataFps: 30 });
+    const old = new Set(inodes(first.byId.v!.entry.dir, 30, "jpg"));
+    expect(inodes(second.byId.v!.entry.dir, 30, "jpg").some((ino) => old.has(ino))).toBe(false);
+    const [expected] = await fresh([{ ms: 1.01, d: 1 }]);
+    expect(hashes(second.byId.v!.entry.dir, 30, "jpg")).toEqual(expected);
+  });
+});
+
+describe("overlapping trims in one run", () => {
+  it("are decoded in one ffmpeg pass, each byte-identical to its own extraction", async () => {
+    const root = project("overlap");
+    const ffmpeg = countingFfmpeg(dir);
+    const windows = [
+      { ms: 0.5, d: 1.5 },
+      { ms: 1, d: 1.5 },
+      { ms: 2.5, d: 1 }, // touches the second
+    ];
+    const run = await runEngine(root, windows.map((w, i) => tag(`v${i}`, w)), { dataFps: 30, ffmpegPath: ffmpeg.path });
+    expect(run.errors).toEqual([]);
+    expect(ffmpeg.runs()).toBe(1);
+    const expected = await fresh(windows);
+    windows.forEach((_, i) => {
+      const entry = run.byId[`v${i}`]!.entry;
+      expect(hashes(entry.dir, entry.frames, "jpg")).toEqual(expected[i]);
+    });
+    // The shared pass leaves nothing behind in the store.
+    const second = await runEngine(root, windows.map((w, i) => tag(`v${i}`, w)), { dataFps: 30, ffmpegPath: ffmpeg.path });
+    expect(Object.values(second.byId).map((r) => r.cache)).toEqual(["hit", "hit", "hit"]);
+    expect(ffmpeg.runs()).toBe(1);
+  });
+});
+
+describe("segments extracted side by side", () => {
+  async function segmented(root: string, w: Window, segments: number) {
+    writeFiles(root, { "index.html": `<!doctype html>\n<div data-composition-id="main" data-fps="30">${tag("v", w)}</div>\n` });
+    const engine = new Engine({ root, allow: [], options: resolveOptions({ cacheDir: join(root, "cache") }), logger: silentLogger, segments });
+    try {
+      const { results, errors } = await engine.run([join(root, "index.html")]);
+      expect(errors).toEqual([]);
+      return results[0]!.entry;
+    } finally {
+      await engine.dispose();
+    }
+  }
+
+  for (const w of [{ ms: 0.5, d: 3 }, { ms: 2, d: 3 }]) {
+    it(`are byte-identical to one pass (${w.ms} s + ${w.d} s${w.ms + w.d > 4 ? ", past the source's end" : ""})`, async () => {
+      const entry = await segmented(project("segments"), w, 4);
+      const [expected] = await fresh([w]);
+      expect(hashes(entry.dir, entry.frames, "jpg")).toEqual(expected);
+      const read = await readSentinel(entry.dir);
+      expect(read.kind === "json" && read.sentinel.written).toBe(Math.min(90, 120 - w.ms * 30));
+    });
+  }
+});
