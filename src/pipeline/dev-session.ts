@@ -2,7 +2,7 @@ import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
-import { isFramecacheError } from "../core/errors.js";
+import { isFramecacheError, type FramecacheError } from "../core/errors.js";
 import { formatBytes, formatDuration } from "../core/format.js";
 import { SENTINEL } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
@@ -13,7 +13,7 @@ import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
-import type { CacheOutcome, Engine, PlannedVideo } from "./engine.js";
+import { withLocation, type CacheOutcome, type Engine, type PlannedVideo } from "./engine.js";
 import type { Logger } from "./logger.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
@@ -22,6 +22,8 @@ export interface DevSessionOptions {
   logger: Logger;
   /** Deliver an update to the pages (Vite's HMR channel). */
   send: (update: FramecacheUpdate) => void;
+  /** Show a failure on the pages (Vite's error overlay); it is logged as well. */
+  error?: (error: FramecacheError) => void;
   /** Start watching a video source. */
   watch?: (file: string) => void;
   /** How long a frame request waits for its entry's extraction. @default 120_000 */
@@ -164,6 +166,21 @@ export class DevSession {
     await this.engine.dispose();
   }
 
+  /** Log a failure and show it on the pages; the server keeps serving everything else. */
+  private fail(error: FramecacheError): void {
+    this.engine.logger.warn(error.message);
+    if (!this.disposed) this.options.error?.(error);
+  }
+
+  /** The served video that planned a task, to name it (and its location) in an extraction failure. */
+  private plannedFor(task: Task): PlannedVideo | undefined {
+    for (const served of this.served.values()) {
+      const found = served.videos.find((v) => v.task.key === task.key);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   private rootOf(file: string): string {
     if (this.roots.has(file)) return file;
     for (const [root, files] of this.roots) if (files.has(file)) return root;
@@ -172,7 +189,7 @@ export class DevSession {
 
   private async planRoot(root: string): Promise<void> {
     const { compositions, errors } = await this.engine.load([root]);
-    for (const error of errors) this.engine.logger.warn(error.message);
+    for (const error of errors) this.fail(error);
     await Promise.all([...compositions.values()].map((c) => this.commit(c)));
     this.roots.set(root, new Set(compositions.keys()));
   }
@@ -182,7 +199,7 @@ export class DevSession {
     const started = performance.now();
     const { videos, errors } = await this.engine.plan(composition);
     if (this.disposed) return [];
-    for (const error of errors) this.engine.logger.warn(error.message);
+    for (const error of errors) this.fail(error);
     const frameAttributes = new Map<number, Record<string, string>>();
     for (const v of videos) {
       frameAttributes.set(v.ref.index, {
@@ -216,7 +233,10 @@ export class DevSession {
       (outcome) => (run.outcome = outcome),
       (error: unknown) => {
         run.failed = error;
-        if (!isFramecacheError(error, "FC_CANCELLED")) this.engine.logger.warn(error instanceof Error ? error.message : String(error));
+        if (isFramecacheError(error)) {
+          const planned = this.plannedFor(task);
+          if (error.code !== "FC_CANCELLED") this.fail(planned ? withLocation(error, planned.ref) : error);
+        } else this.engine.logger.warn(error instanceof Error ? error.message : String(error));
       },
     );
     this.runs.set(task.entry, run);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
-import type { ResolvedOptions } from "../core/options.js";
+import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
@@ -125,8 +125,8 @@ export class Engine {
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") videos.push(s.value);
       else if (!(s.reason instanceof FramecacheError)) throw s.reason;
-      else if (!GLOBAL_ERRORS.has(s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
-      else if (!errors.some((e) => e.message === s.reason.message)) errors.push(s.reason);
+      // A problem of the machine (no ffmpeg) is reported once, at the first video that needed it.
+      else if (!GLOBAL_ERRORS.has(s.reason.code) || !errors.some((e) => e.code === s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
     });
     return { videos, errors };
   }
@@ -219,7 +219,8 @@ export class Engine {
       // Aborted while queued for a slot: do not start ffmpeg at all.
       if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
       this.config.onExtract?.(task);
-      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal })), cache: "miss" };
+      const timeoutMs = extractionTimeout(task.frameCount, this.config.options.timeout);
+      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal, timeoutMs })), cache: "miss" };
     } finally {
       await lock.release();
     }
@@ -286,11 +287,11 @@ export class Engine {
   }
 }
 
-/** Problems of the machine, not of a video: reported once, without a location. */
+/** Problems of the machine, not of a video: reported once. */
 const GLOBAL_ERRORS = new Set(["FC_FFMPEG_MISSING", "FC_FFMPEG_TOO_OLD"]);
 
 /** Media errors do not know the composition; add the reference's location. */
-function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
+export function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
   if (error.loc) return error;
-  return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.message}`, { loc: ref.loc, hint: error.hint, cause: error.cause });
+  return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.detail}`, { loc: ref.loc, hint: error.hint, cause: error.cause });
 }
