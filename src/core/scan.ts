@@ -64,7 +64,7 @@ export function scanComposition(html: string, file: string): CompositionScan {
     if (raw !== undefined && raw.trim() !== "" && value === undefined) {
       scan.warnings.push({
         code: "FC_BAD_ATTRIBUTE",
-        message: `${name}="${raw}" is not a number and is ignored; write seconds such as ${name}="1.5"`,
+        message: `${name}="${raw}" is not a number and is ignored; write ${name === "data-playback-rate" ? "a rate" : "seconds"} such as ${name}="1.5"`,
         loc: locate(el, name),
       });
     }
