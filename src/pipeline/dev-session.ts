@@ -7,7 +7,7 @@ import { formatBytes, formatDuration } from "../core/format.js";
 import { SENTINEL } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
 import type { Task } from "../core/plan.js";
-import { scanComposition } from "../core/scan.js";
+import { scanComposition, type VideoRef } from "../core/scan.js";
 import { fpsValue } from "../core/time.js";
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
 import { exists } from "../store/sentinel.js";
@@ -172,15 +172,6 @@ export class DevSession {
     if (!this.disposed) this.options.error?.(error);
   }
 
-  /** The served video that planned a task, to name it (and its location) in an extraction failure. */
-  private plannedFor(task: Task): PlannedVideo | undefined {
-    for (const served of this.served.values()) {
-      const found = served.videos.find((v) => v.task.key === task.key);
-      if (found) return found;
-    }
-    return undefined;
-  }
-
   private rootOf(file: string): string {
     if (this.roots.has(file)) return file;
     for (const [root, files] of this.roots) if (files.has(file)) return root;
@@ -211,15 +202,15 @@ export class DevSession {
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
     this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
-    await Promise.all(videos.map((v) => this.track(v.task)));
+    await Promise.all(videos.map((v) => this.track(v.task, v.ref)));
     for (const v of videos) this.watchSource(v.task.source);
     this.supersede();
     void this.announce(composition.file);
     return previous ? changedVideos(previous.attributes, attributes) : [];
   }
 
-  /** The run for a task: the current one when it is still good, else a new extraction. */
-  private async track(task: Task): Promise<Run> {
+  /** The run for a task: the current one when it is still good, else a new extraction. `ref` names it in a failure. */
+  private async track(task: Task, ref?: VideoRef): Promise<Run> {
     const known = this.runs.get(task.entry);
     if (known && known.task.key === task.key && !known.controller.signal.aborted) {
       // An entry removed from the store since (gc, `framecache clean`) is made again.
@@ -234,8 +225,7 @@ export class DevSession {
       (error: unknown) => {
         run.failed = error;
         if (isFramecacheError(error)) {
-          const planned = this.plannedFor(task);
-          if (error.code !== "FC_CANCELLED") this.fail(planned ? withLocation(error, planned.ref) : error);
+          if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
         } else this.engine.logger.warn(error instanceof Error ? error.message : String(error));
       },
     );
