@@ -115,7 +115,7 @@ function positiveInt(option: string, value: unknown, max = Number.MAX_SAFE_INTEG
 /** Validate user options against the environment; a bad value throws FC_BAD_OPTION naming it. */
 export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const fps = options.fps === undefined ? { num: 30, den: 1 } : parseFps(options.fps);
-  if (!fps) bad("fps", options.fps, 'use an integer (30) or an exact ratio string ("30000/1001"); decimals are refused');
+  if (!fps) bad("fps", options.fps, 'use an integer (30) or an exact ratio string ("30000/1001") up to 1000 fps; decimals are refused');
   const format = options.format ?? "auto";
   if (!["jpg", "png", "auto"].includes(format)) bad("format", format, 'use "jpg", "png" or "auto"');
   const key = options.key ?? "content";
