@@ -1,20 +1,19 @@
 #!/usr/bin/env node
 import { cac } from "cac";
-import pc from "picocolors";
 import { isFramecacheError } from "../core/errors.js";
-import type { Logger } from "../pipeline/logger.js";
+import { colorsFor } from "../pipeline/terminal.js";
+import { doctorCommand } from "./doctor.js";
 import { extractCommand } from "./extract.js";
 import { registerStoreCommands } from "./store.js";
+import { tidyHelp } from "./help.js";
+import { cliOutput } from "./output.js";
 
 declare const __VERSION__: string;
 
-const stderrLogger: Logger = {
-  info: (message) => process.stderr.write(message + "\n"),
-  warn: (message) => process.stderr.write(pc.yellow(message) + "\n"),
-};
-
 const cli = cac("framecache");
-cli.option("--cache-dir <dir>", "Cache root (default: FRAMECACHE_DIR or node_modules/.cache/framecache)");
+cli.option("--cache-dir <dir>", "Cache directory (env FRAMECACHE_DIR; see framecache doctor)");
+cli.option("--quiet", "Print errors only");
+cli.option("--verbose", "Also print each extraction, cache outcome and timing");
 
 cli
   .command("extract <...compositions>", "Extract the frames of compositions into the cache")
@@ -26,7 +25,12 @@ cli
   .option("--json", "Print the report as JSON")
   .option("--explain", "For each miss, name the key fields that differ from the nearest cached entry")
   .example("framecache extract index.html --out dist")
+  .example("framecache extract scenes/*.html --fps 30000/1001 --format png --json")
+  .example("framecache extract index.html --cache-dir /tmp/frames --verbose")
+  .example("framecache extract index.html --quiet")
+  .example("framecache extract index.html --shard 1/4 --explain")
   .action(async (compositions: string[], flags) => {
+    const out = cliOutput(flags);
     process.exitCode = await extractCommand(
       compositions,
       {
@@ -38,9 +42,11 @@ cli
         shard: flags.shard === undefined ? undefined : String(flags.shard),
         explain: flags.explain,
         timeout: flags.timeout === undefined ? undefined : String(flags.timeout),
+        quiet: out.quiet,
       },
-      stderrLogger,
-      (line) => process.stdout.write(line + "\n"),
+      out.logger,
+      out.print,
+      out.progress,
     );
   });
 
@@ -50,7 +56,17 @@ registerStoreCommands(cli, {
   cwd: process.cwd(),
 });
 
-cli.help();
+cli
+  .command("doctor", "Check ffmpeg, the cache and the remote cache")
+  .option("--json", "Print the checks as JSON")
+  .example("framecache doctor")
+  .example("framecache doctor --quiet && vite build")
+  .example("FFMPEG_PATH=/opt/ffmpeg/bin/ffmpeg framecache doctor --json")
+  .action(async (flags) => {
+    process.exitCode = await doctorCommand({ json: flags.json, cacheDir: flags.cacheDir, quiet: flags.quiet }, cliOutput(flags));
+  });
+
+cli.help((sections) => tidyHelp(sections, cli.matchedCommand?.description));
 cli.version(typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0");
 
 async function main(): Promise<void> {
@@ -69,7 +85,7 @@ async function main(): Promise<void> {
     await cli.runMatchedCommand();
   } catch (error) {
     if (isFramecacheError(error)) {
-      process.stderr.write(pc.red(`error [${error.code}] ${error.message}`) + "\n");
+      process.stderr.write(colorsFor(process.stderr).red(`error [${error.code}] ${error.message}`) + "\n");
       process.exitCode = error.code === "FC_BAD_OPTION" ? 2 : 1;
     } else if (error instanceof Error && /missing required args|Unknown option|unknown command/i.test(error.message)) {
       process.stderr.write(`framecache: ${error.message}\n`);

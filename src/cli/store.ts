@@ -34,30 +34,38 @@ export function registerStoreCommands(cli: CAC, io: CliIO): void {
   cli
     .command("ls", "List cache entries: frames, size, last use, source")
     .option("--json", "Print JSON")
-    .example("framecache ls --cache-dir node_modules/.cache/framecache")
+    .example("framecache ls")
+    .example("framecache ls --json --cache-dir node_modules/.cache/framecache")
     .action(run(lsCommand));
   cli
-    .command("stats", "Totals of the cache: entries, frames, size against the budget, oldest and newest")
+    .command("stats", "Totals: entries, frames, size against the budget")
     .option("--max-size <size>", "Budget to compare against (default: 5GB)")
     .option("--json", "Print JSON")
+    .example("framecache stats")
+    .example("framecache stats --max-size 2GB --json")
     .action(run(statsCommand));
   cli
-    .command("verify", "Check every entry (sentinel, key, frame count and bytes, frame digest), stray partials and stale locks; exit 1 when a bad entry remains")
+    .command("verify", "Check entries: sentinel, key, frames, digest")
     .option("--fix", "Remove bad entries, stray partials and stale locks")
     .option("--json", "Print JSON")
+    .example("framecache verify")
+    .example("framecache verify --fix --json")
     .action(run(verifyCommand));
   cli
-    .command("gc", "Evict least recently used entries down to the budget; never one used in the last hour or locked by a running process")
+    .command("gc", "Evict least recently used entries to the budget")
     .option("--max-size <size>", "Budget, e.g. 5GB or 500MB (default: 5GB)")
     .option("--max-age <age>", "Also evict entries unused this long, e.g. 30d or 12h")
     .option("--dry-run", "Show what would be removed, remove nothing")
     .option("--json", "Print JSON")
-    .example("framecache gc --max-size 2GB --max-age 14d --dry-run")
+    .example("framecache gc")
+    .example("framecache gc --max-size 2GB --max-age 14d --dry-run --json")
     .action(run(gcCommand));
   cli
     .command("clean", "Remove every entry (asks for --yes)")
     .option("--yes", "Confirm")
     .option("--json", "Print JSON")
+    .example("framecache clean --yes")
+    .example("framecache clean --yes --json")
     .action(run(cleanCommand));
 }
 

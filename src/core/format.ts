@@ -17,6 +17,14 @@ export function formatDuration(ms: number): string {
   return `${minutes}m ${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/** `4s`, `1m 05s`, `1h 02m`: an estimate needs no decimals. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
 export function formatSeconds(seconds: number): string {
   return `${Number(seconds.toFixed(6))} s`;
 }

@@ -48,11 +48,16 @@ export function locateBinaries(options: BinaryOptions = {}): Promise<Binaries> {
 }
 
 async function locate(options: BinaryOptions, env: NodeJS.ProcessEnv): Promise<Binaries> {
-  const [ffmpeg, ffprobe] = await Promise.all([
-    find("ffmpeg", options.ffmpegPath, env.FFMPEG_PATH, "@ffmpeg-installer/ffmpeg", env),
-    find("ffprobe", options.ffprobePath, env.FFPROBE_PATH, "@ffprobe-installer/ffprobe", env),
-  ]);
+  const [ffmpeg, ffprobe] = await Promise.all([locateBinary("ffmpeg", options), locateBinary("ffprobe", options)]);
   return { ffmpeg, ffprobe, features: { zscale: ffmpeg.banner.includes("--enable-libzimg") } };
+}
+
+/** One of the two binaries, found as locateBinaries does; `framecache doctor` reports each on its own. */
+export function locateBinary(name: "ffmpeg" | "ffprobe", options: BinaryOptions = {}): Promise<Binary> {
+  const env = options.env ?? process.env;
+  return name === "ffmpeg"
+    ? find("ffmpeg", options.ffmpegPath, env.FFMPEG_PATH, "@ffmpeg-installer/ffmpeg", env)
+    : find("ffprobe", options.ffprobePath, env.FFPROBE_PATH, "@ffprobe-installer/ffprobe", env);
 }
 
 async function find(

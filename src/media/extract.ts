@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs } from "../core/ffmpeg-args.js";
+import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
 import type { Task } from "../core/plan.js";
 import type { Binaries } from "./binaries.js";
@@ -13,6 +14,8 @@ export interface ExtractOptions {
   timeoutMs?: number;
   /** Called with the ffmpeg arguments, for debugging and tests. */
   onSpawn?: (args: string[]) => void;
+  /** Called with each block of ffmpeg's own `-progress` report (about every 0.5 s). */
+  onProgress?: (progress: FfmpegProgress) => void;
 }
 
 /**
@@ -25,15 +28,24 @@ export async function extractFrames(binaries: Binaries, task: Task, dir: string,
       hint: 'Use an ffmpeg built with --enable-libzimg (Debian/Ubuntu 22.04+, Homebrew and static builds have it), or format "png" to keep the source\'s values untouched.',
     });
   }
+  const { onProgress } = options;
   const args = extractionArgs(task, dir);
+  if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);
-  const result = await execa(binaries.ffmpeg.path, args, {
+  const subprocess = execa(binaries.ffmpeg.path, args, {
     reject: false,
     cancelSignal: options.signal,
     timeout: options.timeoutMs,
     stdin: "ignore",
-    stdout: "ignore",
+    stdout: onProgress ? "pipe" : "ignore",
+    buffer: { stdout: false },
   });
+  if (onProgress && subprocess.stdout) {
+    const parser = new FfmpegProgressParser();
+    subprocess.stdout.setEncoding("utf8");
+    subprocess.stdout.on("data", (chunk: string) => parser.push(chunk).forEach(onProgress));
+  }
+  const result = await subprocess;
   const what = `extracting ${task.source}`;
   if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
   if (result.timedOut) {

@@ -5,6 +5,7 @@ import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
+import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
 import type { VideoRef } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
 import { locateBinaries, type Binaries } from "../media/binaries.js";
@@ -18,7 +19,8 @@ import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, openStore, publishEntry, type StoredEntry } from "../store/store.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
-import { dedupeWarnings, type Logger } from "./logger.js";
+import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
+import type { ExtractionProgress } from "./progress.js";
 import { emptyReport, timed, type Report } from "./report.js";
 
 export type CacheOutcome = "hit" | "miss" | "remote-hit";
@@ -43,6 +45,8 @@ export interface EngineOptions extends ProjectPaths {
   select?: (task: Task) => boolean;
   /** Log, for each miss, which key fields differ from the nearest entry (`--explain`, `FRAMECACHE_DEBUG=1`). */
   explain?: boolean;
+  /** Told of each extraction and fed ffmpeg's own progress; see createProgress. */
+  progress?: ExtractionProgress;
 }
 
 /**
@@ -52,7 +56,7 @@ export interface EngineOptions extends ProjectPaths {
  */
 export class Engine {
   readonly report: Report = emptyReport();
-  readonly logger: ReturnType<typeof dedupeWarnings>;
+  readonly logger: DedupedLogger;
   private binariesPromise?: Promise<Binaries>;
   private storePromise?: Promise<string>;
   private temporaryStore?: string;
@@ -110,7 +114,9 @@ export class Engine {
     );
     for (const composition of loaded.compositions.values()) {
       for (const warning of composition.scan.warnings) {
-        this.logger.warn(`${warning.loc.file}:${warning.loc.line}:${warning.loc.column}: ${warning.message}`);
+        // Remote sources are skipped by design: one line with a count, not one per video.
+        const cause = warning.code === "FC_REMOTE_SOURCE" ? warning.code : undefined;
+        this.logger.warn(`${warning.loc.file}:${warning.loc.line}:${warning.loc.column}: ${warning.message}`, cause);
       }
     }
     return loaded;
@@ -219,8 +225,14 @@ export class Engine {
       // Aborted while queued for a slot: do not start ffmpeg at all.
       if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
       this.config.onExtract?.(task);
+      const progress = this.config.progress?.begin(task);
+      const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
       const timeoutMs = extractionTimeout(task.frameCount, this.config.options.timeout);
-      return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal, timeoutMs })), cache: "miss" };
+      try {
+        return { entry: await publishEntry(store, task, (dir) => extractFrames(binaries, task, dir, { signal, onProgress, timeoutMs })), cache: "miss" };
+      } finally {
+        progress?.end();
+      }
     } finally {
       await lock.release();
     }

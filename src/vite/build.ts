@@ -82,6 +82,7 @@ export function buildPlugin(state: PluginState): Plugin {
       const engine = state.engine;
       if (!engine || !state.run) return;
       const report = engine.report;
+      engine.logger.flush();
       if (report.videos > 0 || report.skippedRemote > 0) state.logger.info(summaryLine(report));
       if (report.compositionsWithScriptedVideo > 0) {
         state.logger.info(

@@ -3,6 +3,7 @@ import { resolveOptions, type FramecacheOptions } from "../core/options.js";
 import { buildPlugin } from "./build.js";
 import { devPlugin } from "./dev.js";
 import { importPlugin } from "./import.js";
+import { progressPlugin } from "./progress.js";
 import { PluginState } from "./state.js";
 
 /**
@@ -11,5 +12,5 @@ import { PluginState } from "./state.js";
  */
 export function framecache(options: FramecacheOptions = {}): Plugin[] {
   const state = new PluginState(resolveOptions(options));
-  return [buildPlugin(state), devPlugin(state), importPlugin(state)];
+  return [buildPlugin(state), devPlugin(state), importPlugin(state), progressPlugin(state)];
 }

@@ -5,6 +5,7 @@ import type { Composition } from "../pipeline/compositions.js";
 import type { DevSession } from "../pipeline/dev-session.js";
 import { Engine, type VideoResult } from "../pipeline/engine.js";
 import type { Logger } from "../pipeline/logger.js";
+import type { ExtractionProgress } from "../pipeline/progress.js";
 
 export interface BuildRun {
   compositions: Map<string, Composition>;
@@ -21,6 +22,8 @@ export class PluginState {
   base = "";
   assetsDir = "assets";
   logger: Logger = { info: () => {}, warn: () => {} };
+  /** Set in Vite (build and dev) by progressPlugin; plain Rollup shows none. */
+  progress?: ExtractionProgress;
   /** Set by Vite; plain Rollup has no root HTML. */
   vite = false;
   engine?: Engine;
@@ -51,6 +54,7 @@ export class PluginState {
       options: this.options,
       logger: this.logger,
       explain: debugEnabled(),
+      progress: this.progress,
     });
     this.imported = [];
     this.run = undefined;
