@@ -397,7 +397,7 @@ describe("file names with spaces, unicode, % and a leading -", () => {
     expect(built.summary).toMatch(/4 videos · 4 hit/);
     expectFrames(join(root, "dist"));
     await expectCleanStore(odd);
-  });
+  }, 120_000);
 });
 
 interface BuildError {
