@@ -155,14 +155,22 @@ export class RemoteCache {
     return this.endpoint.url(`/v8/artifacts/${key}`, { teamId: this.config.team });
   }
 
+  private readonly said = new Set<string>();
+
   private available(): boolean {
     return Date.now() >= this.offUntil;
   }
 
   /**
-   * One warning per cause, worded without keys or sizes so the engine's dedupe
-   * folds a cause shared by every video into a single line.
+   * One warning per cause for the client's lifetime: requests already in flight when
+   * the remote fails are the same event, not repeats worth counting.
    */
+  private say(message: string): void {
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    this.logger.warn(message);
+  }
+
   private failed(error: unknown): void {
     const remote = `framecache: remote cache ${this.endpoint.origin}`;
     const local = "using the local cache only";
@@ -170,25 +178,25 @@ export class RemoteCache {
       const { status, detail } = error;
       const why = detail ? `: ${detail}` : "";
       if (status === 413) {
-        this.logger.warn(tooLarge(remote));
+        this.say(tooLarge(remote));
       } else if (status === 403 && error.method === "PUT") {
         this.uploadsOff = true;
-        this.logger.warn(`${remote} refused an upload (HTTP 403${why}); downloading only`);
+        this.say(`${remote} refused an upload (HTTP 403${why}); downloading only`);
       } else if (status === 401 || status === 403) {
         this.offUntil = Infinity;
-        this.logger.warn(`${remote} refused the token (HTTP ${status}${why}); check remote.token or FRAMECACHE_REMOTE_TOKEN; ${local}`);
+        this.say(`${remote} refused the token (HTTP ${status}${why}); check remote.token or FRAMECACHE_REMOTE_TOKEN; ${local}`);
       } else {
         this.offUntil = Date.now() + COOL_OFF_MS;
-        this.logger.warn(`${remote} answered HTTP ${status}${why}; ${local}`);
+        this.say(`${remote} answered HTTP ${status}${why}; ${local}`);
       }
     } else if (error instanceof UploadCut) {
-      this.logger.warn(tooLarge(remote));
+      this.say(tooLarge(remote));
     } else if (error instanceof TransportError || isNetworkError(error)) {
       this.offUntil = Date.now() + COOL_OFF_MS;
       const what = error instanceof TransportError && error.kind === "timeout" ? `gave ${error.message}` : `is unreachable (${networkCode(error)})`;
-      this.logger.warn(`${remote} ${what}; ${local}`);
+      this.say(`${remote} ${what}; ${local}`);
     } else if ((error as Error)?.name !== "AbortError") {
-      this.logger.warn(`${remote}: ${(error as Error)?.message ?? String(error)}`);
+      this.say(`${remote}: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 }
