@@ -54,6 +54,46 @@ describe("scanner under random input", () => {
     );
   });
 
+  it("pathological attribute values: huge, tiny, long and odd numbers give finite times or a warning at the attribute", () => {
+    const timing = ["data-start", "data-end", "data-duration", "data-media-start", "data-playback-start", "data-playback-rate"];
+    const extreme = fc.oneof(
+      fc.constantFrom("1e308", "-1e308", "1.7976931348623157e308", "1e-400", "5e-324", "9007199254740993", "1e10", "0x1p3", "1n", "+1", "1.", ".5", "1e", "\t1\n"),
+      fc.integer({ min: 1, max: 5000 }).map((n) => "9".repeat(n)),
+      fc.integer({ min: 1, max: 5000 }).map((n) => `0.${"0".repeat(n)}1`),
+      fc.integer({ min: 1, max: 5000 }).map((n) => " ".repeat(n) + "1" + " ".repeat(n)),
+      fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.bigInt({ min: 0n, max: 10n ** 30n })).map(([a, b]) => `${a}/${b}`),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...timing, "data-fps"), extreme, (name, value) => {
+        const html = `<div data-fps="${name === "data-fps" ? value : 30}">\n  <video id="v" src="a.mp4" ${name === "data-fps" ? "" : `${name}="${value}"`}></video></div>`;
+        const scan = scanComposition(html, "p.html");
+        const v = scan.videos[0]!;
+        for (const t of [v.start, v.end ?? 0, v.mediaStart]) expect(Number.isSafeInteger(t) && t >= 0, `${name}="${value.slice(0, 30)}"`).toBe(true);
+        expect(v.playbackRate >= 0.1 && v.playbackRate <= 5).toBe(true);
+        if (scan.fps) {
+          expect(Number.isSafeInteger(scan.fps.num) && Number.isSafeInteger(scan.fps.den)).toBe(true);
+          expect(scan.fps.num / scan.fps.den <= 1000).toBe(true);
+        }
+        for (const w of scan.warnings) {
+          expect(w.loc.line).toBeGreaterThanOrEqual(1);
+          // A long value is shortened in the message, so a warning stays one readable line.
+          expect(w.message.length).toBeLessThan(300);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("does not hang on megabyte attribute values or a megabyte of one attribute after another", () => {
+    const huge = "9".repeat(1 << 20);
+    const scan = scanComposition(`<div data-fps="${huge}/${huge}"><video src="a.mp4" data-start="${huge}" data-duration="0.${huge}" data-playback-rate="${" ".repeat(1 << 20)}"></video></div>`, "h.html");
+    expect(scan.videos).toHaveLength(1);
+    expect(scan.fps).toBeUndefined();
+    expect(scan.warnings.map((w) => w.code)).toEqual(["FC_BAD_ATTRIBUTE", "FC_BAD_ATTRIBUTE"]);
+    const many = `<video src="a.mp4"${' data-start="x"'.repeat(70_000)}></video>`;
+    expect(scanComposition(many, "m.html").videos).toHaveLength(1);
+  }, 60_000);
+
   it("scans a very large composition in linear time, without hanging", () => {
     const html = `<div data-fps="30">${'<video src="a.mp4" data-start="1" data-duration="2"></video>'.repeat(20_000)}</div>`;
     const scan = scanComposition(html, "big.html");

@@ -21,6 +21,8 @@ export interface ExtractFlags {
   shard?: string;
   root?: string;
   explain?: boolean;
+  /** Milliseconds one ffmpeg run may take (the `timeout` option). */
+  timeout?: string;
   /** No summary line (JSON asked for is still printed). */
   quiet?: boolean;
 }
@@ -37,7 +39,8 @@ export async function extractCommand(
 ): Promise<number> {
   const root = resolve(flags.root ?? process.cwd());
   const fps = flags.fps === undefined ? undefined : /^\d+$/.test(flags.fps) ? Number(flags.fps) : flags.fps;
-  const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir });
+  const timeout = flags.timeout === undefined ? undefined : /^\d+$/.test(flags.timeout) ? Number(flags.timeout) : flags.timeout;
+  const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir, timeout: timeout as number | undefined });
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   if (shard && flags.out) {
     throw new FramecacheError("FC_BAD_OPTION", "--shard and --out cannot be combined: a shard holds only part of the frames", {

@@ -21,12 +21,13 @@ cli
   .option("--fps <fps>", "Frame rate when the composition sets none (30 or 30000/1001)")
   .option("--format <format>", "jpg, png or auto")
   .option("--shard <i/n>", "Extract only slice I of N (by key), so N CI jobs fill a shared cache")
+  .option("--timeout <ms>", "Kill an ffmpeg run after this many ms (default 60 s + 100 ms a frame)")
   .option("--json", "Print the report as JSON")
   .option("--explain", "For each miss, name the key fields that differ from the nearest cached entry")
   .example("framecache extract index.html --out dist")
   .example("framecache extract scenes/*.html --fps 30000/1001 --format png --json")
   .example("framecache extract index.html --cache-dir /tmp/frames --verbose")
-  .example("framecache extract index.html --quiet")
+  .example("framecache extract index.html --quiet --timeout 600000")
   .example("framecache extract index.html --shard 1/4 --explain")
   .action(async (compositions: string[], flags) => {
     const out = cliOutput(flags);
@@ -40,6 +41,7 @@ cli
         cacheDir: flags.cacheDir,
         shard: flags.shard === undefined ? undefined : String(flags.shard),
         explain: flags.explain,
+        timeout: flags.timeout === undefined ? undefined : String(flags.timeout),
         quiet: out.quiet,
       },
       out.logger,

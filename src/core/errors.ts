@@ -14,7 +14,8 @@ export type ErrorCode =
   | "FC_COMPOSITION_CYCLE"
   | "FC_NO_SPACE"
   | "FC_CANCELLED"
-  | "FC_STORE_CORRUPT";
+  | "FC_STORE_CORRUPT"
+  | "FC_REMOTE_SOURCE";
 
 /** Where in a composition a problem sits (1-based line and column, as editors count). */
 export interface SourceLocation {
@@ -35,6 +36,8 @@ export class FramecacheError extends Error {
   readonly code: ErrorCode;
   readonly loc?: SourceLocation;
   readonly hint?: string;
+  /** The message without location and hint, for wrapping in a more specific one. */
+  readonly detail: string;
 
   constructor(code: ErrorCode, message: string, options: FramecacheErrorOptions = {}) {
     const where = options.loc ? `${formatLocation(options.loc)}: ` : "";
@@ -43,6 +46,7 @@ export class FramecacheError extends Error {
     this.code = code;
     this.loc = options.loc;
     this.hint = options.hint;
+    this.detail = message;
   }
 }
 

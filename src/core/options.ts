@@ -55,6 +55,12 @@ export interface FramecacheOptions {
   remote?: RemoteOptions | false;
   /** JSON report path relative to outDir; `false` for none. @default "framecache-report.json" */
   report?: string | false;
+  /**
+   * Milliseconds one ffmpeg run may take before it is killed and the video fails with
+   * FC_FFMPEG_TIMEOUT, so a hung decoder cannot hang a build. A number applies to every run.
+   * @default 60 s plus 1 s for every 10 planned frames (a 10 s clip at 30 fps: 90 s)
+   */
+  timeout?: number;
   /** @default env FFMPEG_PATH, else PATH, else @ffmpeg-installer/ffmpeg */
   ffmpegPath?: string;
   /** @default env FFPROBE_PATH, else PATH, else @ffprobe-installer/ffprobe */
@@ -75,6 +81,8 @@ export interface ResolvedOptions {
   concurrency: number;
   remote?: RemoteOptions;
   report: string | false;
+  /** Fixed ffmpeg timeout in ms; undefined scales with the frames (see `extractionTimeout`). */
+  timeout?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
 }
@@ -88,6 +96,14 @@ function bad(option: string, value: unknown, accepted: string): never {
   });
 }
 
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** How long one ffmpeg run may take: the `timeout` option, else 60 s plus 100 ms a planned frame. */
+export function extractionTimeout(frames: number, option?: number): number {
+  return option ?? Math.min(MAX_TIMEOUT_MS, 60_000 + 100 * frames);
+}
+
 function positiveInt(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
@@ -99,7 +115,7 @@ function positiveInt(option: string, value: unknown, max = Number.MAX_SAFE_INTEG
 /** Validate user options against the environment; a bad value throws FC_BAD_OPTION naming it. */
 export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const fps = options.fps === undefined ? { num: 30, den: 1 } : parseFps(options.fps);
-  if (!fps) bad("fps", options.fps, 'use an integer (30) or an exact ratio string ("30000/1001"); decimals are refused');
+  if (!fps) bad("fps", options.fps, 'use an integer (30) or an exact ratio string ("30000/1001") up to 1000 fps; decimals are refused');
   const format = options.format ?? "auto";
   if (!["jpg", "png", "auto"].includes(format)) bad("format", format, 'use "jpg", "png" or "auto"');
   const key = options.key ?? "content";
@@ -124,6 +140,7 @@ export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.Proc
     concurrency: positiveInt("concurrency", options.concurrency, 256) ?? Math.max(1, Math.floor(availableParallelism() / 2)),
     remote: resolveRemote(options.remote, env),
     report,
+    timeout: positiveInt("timeout", options.timeout, MAX_TIMEOUT_MS),
     ffmpegPath: options.ffmpegPath,
     ffprobePath: options.ffprobePath,
   };

@@ -13,10 +13,13 @@ export function cleanUrlPath(src: string): string {
 /**
  * Candidate files for a `src`, lexically inside `root`: relative paths resolve
  * against the composition's folder and are clamped at the root as a browser
- * clamps `..` in a URL; a leading `/` means the root, then `publicDir`.
+ * clamps `..` in a URL; a leading `/` means the root, then `publicDir`; `/@fs/` an
+ * absolute path, as Vite's dev server reads it.
  */
 export function sourceCandidates(src: string, compositionDir: string, root: string, publicDir?: string): string[] {
   const path = cleanUrlPath(src);
+  // Vite's `/@fs/<absolute path>`: outside the root, so the caller checks it against server.fs.allow.
+  if (path.startsWith(FS_PREFIX)) return [posix.normalize(path.slice(FS_PREFIX.length - 1))];
   if (path.startsWith("/")) {
     const inRoot = clampJoin(root, "", path);
     return publicDir ? [inRoot, clampJoin(publicDir, "", path)] : [inRoot];
@@ -24,6 +27,8 @@ export function sourceCandidates(src: string, compositionDir: string, root: stri
   const base = relative(root, compositionDir).split(sep).join("/");
   return [clampJoin(root, base.startsWith("..") ? "" : base, path)];
 }
+
+const FS_PREFIX = "/@fs/";
 
 function clampJoin(root: string, base: string, path: string): string {
   const normalized = posix.normalize(`/${base}/${path}`);

@@ -1,6 +1,6 @@
 import type { SourceLocation } from "./errors.js";
 import { attr, elementsOf, positionOf, textOf, type Element } from "./html.js";
-import { parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
+import { MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
 
 /** One `<video>` found in a composition, with its timing resolved per DESIGN §3. */
 export interface VideoRef {
@@ -43,6 +43,8 @@ export interface CompositionScan {
   warnings: ScanWarning[];
 }
 
+/** The longest time an attribute may give, in seconds (about 31 years). */
+const MAX_SECONDS = 1e9;
 const REMOTE = /^(?:https?:|data:|blob:|\/\/)/i;
 const CREATES_VIDEO = /createElement\(\s*["'`]video["'`]\s*\)|<video[\s>]/i;
 
@@ -61,12 +63,21 @@ export function scanComposition(html: string, file: string): CompositionScan {
   const number = (el: Element, name: string): number | undefined => {
     const raw = attr(el, name);
     const value = parseStrictNumber(raw);
+    const shown = raw !== undefined && raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
     if (raw !== undefined && raw.trim() !== "" && value === undefined) {
       scan.warnings.push({
         code: "FC_BAD_ATTRIBUTE",
-        message: `${name}="${raw}" is not a number and is ignored; write seconds such as ${name}="1.5"`,
+        message: `${name}="${shown}" is not a number and is ignored; write ${name === "data-playback-rate" ? "a rate" : "seconds"} such as ${name}="1.5"`,
         loc: locate(el, name),
       });
+    } else if (value !== undefined && name !== "data-playback-rate" && Math.abs(value) > MAX_SECONDS) {
+      // Microsecond arithmetic stays exact below 2^53 µs; nothing real lasts 31 years.
+      scan.warnings.push({
+        code: "FC_BAD_ATTRIBUTE",
+        message: `${name}="${shown}" is more than ${MAX_SECONDS} seconds and is ignored`,
+        loc: locate(el, name),
+      });
+      return undefined;
     }
     return value;
   };
@@ -78,7 +89,7 @@ export function scanComposition(html: string, file: string): CompositionScan {
     if (!scan.fps) {
       scan.warnings.push({
         code: "FC_BAD_ATTRIBUTE",
-        message: `data-fps="${raw}" is not an integer or an exact ratio like "30000/1001" and is ignored`,
+        message: `data-fps="${raw && raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}" is not an integer or an exact ratio like "30000/1001" (at most ${MAX_FPS} fps) and is ignored`,
         loc: locate(root, "data-fps"),
       });
     }

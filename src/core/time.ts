@@ -63,17 +63,20 @@ export function frameCount(span: Micros, fps: Rational, variable = false): numbe
   return Math.max(1, Number(count));
 }
 
-/** Parse an fps given as an integer or an exact `num/den`; decimals are refused. */
+/** Beyond this a frame rate is a typo: no source has more, and the frame counts would be absurd. */
+export const MAX_FPS = 1000;
+
+/** Parse an fps given as an integer or an exact `num/den` (at most MAX_FPS); decimals are refused. */
 export function parseFps(value: unknown): Rational | undefined {
   if (typeof value === "number") {
-    return Number.isInteger(value) && value > 0 ? { num: value, den: 1 } : undefined;
+    return Number.isInteger(value) && value > 0 && value <= MAX_FPS ? { num: value, den: 1 } : undefined;
   }
   if (typeof value !== "string") return undefined;
   const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(value);
   if (!m) return undefined;
   const num = Number(m[1]);
   const den = m[2] === undefined ? 1 : Number(m[2]);
-  if (num <= 0 || den <= 0) return undefined;
+  if (!Number.isSafeInteger(num) || !Number.isSafeInteger(den) || num <= 0 || den <= 0 || num / den > MAX_FPS) return undefined;
   const g = gcd(num, den);
   return { num: num / g, den: den / g };
 }

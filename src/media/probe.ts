@@ -31,6 +31,8 @@ const HDR_TRANSFERS = new Set(["smpte2084", "arib-std-b67"]);
  */
 const INEXACT_SEEK = new Set(["mpegts", "mpegtsraw", "mpeg", "mpegvideo", "h264", "hevc", "m4v"]);
 
+const PROBE_TIMEOUT_MS = 60_000;
+
 /** Probe a source's first video stream. `label` names the video in errors. */
 export async function probeSource(
   binaries: Binaries,
@@ -42,7 +44,13 @@ export async function probeSource(
     "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
   const result = await ffprobe(binaries, file, ["-show_entries", entries], signal);
   if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
-  const parsed = result.exitCode === 0 ? (JSON.parse(result.stdout) as ProbeOutput) : undefined;
+  if (result.timedOut) {
+    throw new FramecacheError("FC_FFMPEG_TIMEOUT", `probing ${label.what} took longer than ${PROBE_TIMEOUT_MS} ms; ffprobe was killed`, {
+      loc: label.loc,
+      hint: "Check the file is not on a stalled network mount, and that it plays in another player.",
+    });
+  }
+  const parsed = result.exitCode === 0 ? parseJson(result.stdout) : undefined;
   const stream = parsed?.streams?.[0];
   // ffmpeg's -ss counts from the container's start; a media start counts from the first video frame.
   const streamStart = firstFinite(stream?.start_time);
@@ -88,7 +96,7 @@ async function ffprobe(binaries: Binaries, file: string, args: string[], signal?
   return execa(binaries.ffprobe.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
     reject: false,
     cancelSignal: signal,
-    timeout: 60_000,
+    timeout: PROBE_TIMEOUT_MS,
     stdin: "ignore",
   });
 }
@@ -101,11 +109,20 @@ async function measureDuration(binaries: Binaries, file: string, start: number, 
   const result = await ffprobe(binaries, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
   if (result.exitCode !== 0) return undefined;
   let end: number | undefined;
-  for (const packet of (JSON.parse(result.stdout) as ProbeOutput).packets ?? []) {
+  for (const packet of parseJson(result.stdout)?.packets ?? []) {
     const pts = Number(packet.pts_time);
     if (Number.isFinite(pts)) end = Math.max(end ?? pts, pts + (Number(packet.duration_time) || 0));
   }
   return end === undefined ? undefined : end - start;
+}
+
+/** ffprobe's JSON; anything else (a broken build, a wrapper's noise) reads as no streams. */
+function parseJson(text: unknown): ProbeOutput | undefined {
+  try {
+    return JSON.parse(String(text)) as ProbeOutput;
+  } catch {
+    return undefined;
+  }
 }
 
 function rate(text: string | undefined): number {

@@ -41,15 +41,18 @@ export async function resolveProjectFile(
   missing: "FC_SOURCE_MISSING" | "FC_COMPOSITION_MISSING" = "FC_SOURCE_MISSING",
 ): Promise<string> {
   const candidates = sourceCandidates(src, dirname(fromFile), paths.root, paths.publicDir);
+  const allowed = (file: string) => [paths.root, paths.publicDir, ...paths.allow].some((dir) => dir !== undefined && isInside(file, dir));
+  const outside = (file: string) =>
+    new FramecacheError("FC_OUTSIDE_ROOT", `${what} src="${src}" resolves to ${file}, outside the project root ${paths.root}`, {
+      loc,
+      hint: "Move the file into the project, or add its folder to Vite's server.fs.allow.",
+    });
   for (const candidate of candidates) {
+    // Refused before it is touched, so an error does not even tell whether it exists.
+    if (!allowed(candidate)) throw outside(candidate);
     const real = await realpath(candidate).catch(() => undefined);
     if (!real) continue;
-    if (![paths.root, ...paths.allow].some((dir) => isInside(real, dir))) {
-      throw new FramecacheError("FC_OUTSIDE_ROOT", `${what} src="${src}" resolves to ${real}, outside the project root ${paths.root}`, {
-        loc,
-        hint: "Move the file into the project, or add its folder to Vite's server.fs.allow.",
-      });
-    }
+    if (!allowed(real)) throw outside(real);
     return real;
   }
   throw new FramecacheError(missing, `${what} src="${src}" was not found (looked for ${candidates.join(", ")})`, {

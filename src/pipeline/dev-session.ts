@@ -2,18 +2,18 @@ import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
-import { isFramecacheError } from "../core/errors.js";
+import { isFramecacheError, type FramecacheError } from "../core/errors.js";
 import { formatBytes, formatDuration } from "../core/format.js";
 import { SENTINEL } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
 import type { Task } from "../core/plan.js";
-import { scanComposition } from "../core/scan.js";
+import { scanComposition, type VideoRef } from "../core/scan.js";
 import { fpsValue } from "../core/time.js";
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
-import type { CacheOutcome, Engine, PlannedVideo } from "./engine.js";
+import { withLocation, type CacheOutcome, type Engine, type PlannedVideo } from "./engine.js";
 import type { Logger } from "./logger.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
@@ -22,6 +22,8 @@ export interface DevSessionOptions {
   logger: Logger;
   /** Deliver an update to the pages (Vite's HMR channel). */
   send: (update: FramecacheUpdate) => void;
+  /** Show a failure on the pages (Vite's error overlay); it is logged as well. */
+  error?: (error: FramecacheError) => void;
   /** Start watching a video source. */
   watch?: (file: string) => void;
   /** How long a frame request waits for its entry's extraction. @default 120_000 */
@@ -164,6 +166,12 @@ export class DevSession {
     await this.engine.dispose();
   }
 
+  /** Log a failure and show it on the pages; the server keeps serving everything else. */
+  private fail(error: FramecacheError): void {
+    this.engine.logger.warn(error.message);
+    if (!this.disposed) this.options.error?.(error);
+  }
+
   private rootOf(file: string): string {
     if (this.roots.has(file)) return file;
     for (const [root, files] of this.roots) if (files.has(file)) return root;
@@ -172,7 +180,7 @@ export class DevSession {
 
   private async planRoot(root: string): Promise<void> {
     const { compositions, errors } = await this.engine.load([root]);
-    for (const error of errors) this.engine.logger.warn(error.message);
+    for (const error of errors) this.fail(error);
     await Promise.all([...compositions.values()].map((c) => this.commit(c)));
     this.roots.set(root, new Set(compositions.keys()));
   }
@@ -182,7 +190,7 @@ export class DevSession {
     const started = performance.now();
     const { videos, errors } = await this.engine.plan(composition);
     if (this.disposed) return [];
-    for (const error of errors) this.engine.logger.warn(error.message);
+    for (const error of errors) this.fail(error);
     const frameAttributes = new Map<number, Record<string, string>>();
     for (const v of videos) {
       frameAttributes.set(v.ref.index, {
@@ -194,15 +202,15 @@ export class DevSession {
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
     this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
-    await Promise.all(videos.map((v) => this.track(v.task)));
+    await Promise.all(videos.map((v) => this.track(v.task, v.ref)));
     for (const v of videos) this.watchSource(v.task.source);
     this.supersede();
     void this.announce(composition.file);
     return previous ? changedVideos(previous.attributes, attributes) : [];
   }
 
-  /** The run for a task: the current one when it is still good, else a new extraction. */
-  private async track(task: Task): Promise<Run> {
+  /** The run for a task: the current one when it is still good, else a new extraction. `ref` names it in a failure. */
+  private async track(task: Task, ref?: VideoRef): Promise<Run> {
     const known = this.runs.get(task.entry);
     if (known && known.task.key === task.key && !known.controller.signal.aborted) {
       // An entry removed from the store since (gc, `framecache clean`) is made again.
@@ -216,7 +224,9 @@ export class DevSession {
       (outcome) => (run.outcome = outcome),
       (error: unknown) => {
         run.failed = error;
-        if (!isFramecacheError(error, "FC_CANCELLED")) this.engine.logger.warn(error instanceof Error ? error.message : String(error));
+        if (isFramecacheError(error)) {
+          if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
+        } else this.engine.logger.warn(error instanceof Error ? error.message : String(error));
       },
     );
     this.runs.set(task.entry, run);

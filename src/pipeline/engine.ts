@@ -3,7 +3,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
-import type { ResolvedOptions } from "../core/options.js";
+import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
 import type { VideoRef } from "../core/scan.js";
@@ -139,8 +139,8 @@ export class Engine {
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") videos.push(s.value);
       else if (!(s.reason instanceof FramecacheError)) throw s.reason;
-      else if (!GLOBAL_ERRORS.has(s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
-      else if (!errors.some((e) => e.message === s.reason.message)) errors.push(s.reason);
+      // A problem of the machine (no ffmpeg) is reported once, at the first video that needed it.
+      else if (!GLOBAL_ERRORS.has(s.reason.code) || !errors.some((e) => e.code === s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
     });
     return { videos, errors };
   }
@@ -265,11 +265,12 @@ export class Engine {
     progress?: ReturnType<ExtractionProgress["begin"]>,
   ): Promise<number> {
     const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
+    const options = { signal, onProgress, timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout) };
     const donors = [...this.shared, ...(await storeDonors(store, task))];
     const plan = bestReuse(task.input, task.mediaStart, task.frameCount, task.fps, donors);
     if (plan) {
       try {
-        return await assembleFrames(binaries, task, dir, plan, { signal });
+        return await assembleFrames(binaries, task, dir, plan, options);
       } catch (error) {
         if (error instanceof FramecacheError) throw error;
         // The donor went away (GC) or ffmpeg disagreed with it: extract the whole window instead.
@@ -277,8 +278,8 @@ export class Engine {
       }
     }
     const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency);
-    if (parts > 1) return extractSegments(binaries, task, dir, parts, { signal });
-    return extractFrames(binaries, task, dir, { signal, onProgress });
+    if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
+    return extractFrames(binaries, task, dir, options);
   }
 
   /**
@@ -303,7 +304,7 @@ export class Engine {
         try {
           await mkdir(dir, { recursive: true });
           const binaries = await this.binaries();
-          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal })));
+          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout) })));
           this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
         } catch (error) {
           if (signal?.aborted) throw error;
@@ -385,11 +386,11 @@ export class Engine {
   }
 }
 
-/** Problems of the machine, not of a video: reported once, without a location. */
+/** Problems of the machine, not of a video: reported once. */
 const GLOBAL_ERRORS = new Set(["FC_FFMPEG_MISSING", "FC_FFMPEG_TOO_OLD"]);
 
 /** Media errors do not know the composition; add the reference's location. */
-function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
+export function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {
   if (error.loc) return error;
-  return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.message}`, { loc: ref.loc, hint: error.hint, cause: error.cause });
+  return new FramecacheError(error.code, `video "${ref.id}" (${ref.src}): ${error.detail}`, { loc: ref.loc, hint: error.hint, cause: error.cause });
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FramecacheError } from "../core/errors.js";
 import { frameFileName, frameIndex, SENTINEL } from "../core/frames.js";
 import { fpsValue } from "../core/time.js";
 import type { FrameFormat } from "../core/key.js";
@@ -74,8 +75,8 @@ export async function publishEntry(
   produce: (partialDir: string) => Promise<number | void>,
 ): Promise<StoredEntry> {
   const partial = partialDir(storeDir, task.entry);
-  await mkdir(partial, { recursive: true });
   try {
+    await mkdir(partial, { recursive: true });
     const written = await produce(partial);
     const { digest, bytes } = await digestFrames(partial, task.frameCount, task.format);
     const sentinel: Sentinel = {
@@ -101,8 +102,16 @@ export async function publishEntry(
     return winner;
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
-    throw error;
+    throw isCode(error, "ENOSPC", "EDQUOT") ? noSpace(storeDir, error) : error;
   }
+}
+
+/** A full disk met by our own writes (sentinel, held frames), not by ffmpeg's. */
+function noSpace(storeDir: string, cause: unknown): FramecacheError {
+  return new FramecacheError("FC_NO_SPACE", `the disk holding the cache ${storeDir} is full`, {
+    hint: "Free disk space or lower maxCacheSize, then run `framecache gc`.",
+    cause,
+  });
 }
 
 /** False when a valid entry already holds the name (another writer won). */

@@ -34,7 +34,7 @@ export function buildPlugin(state: PluginState): Plugin {
     async buildEnd(error) {
       if (error || !state.run) return;
       const { errors } = await state.run;
-      if (errors.length > 0) this.error(combine(errors));
+      if (errors.length > 0) this.error(combine(errors, state.root));
     },
 
     transformIndexHtml: {
@@ -105,9 +105,11 @@ export async function compositionRoots(root: string, input: unknown, globs: stri
 }
 
 /** Every failing video in one message; Vite shows the first location in its frame. */
-function combine(errors: FramecacheError[]): { message: string; code: string; loc?: { file: string; line: number; column: number } } {
+function combine(errors: FramecacheError[], root: string): { message: string; code: string; id?: string; loc?: { file: string; line: number; column: number } } {
   const first = errors[0]!;
   const message =
     errors.length === 1 ? first.message : `${errors.length} videos failed:\n` + errors.map((e) => `- [${e.code}] ${e.message}`).join("\n");
-  return { message, code: first.code, loc: first.loc && { ...first.loc, column: first.loc.column - 1 } };
+  // Rollup counts columns from 0; an absolute file lets editors and terminals open it.
+  const file = first.loc && resolve(root, first.loc.file);
+  return { message, code: first.code, id: file, loc: first.loc && { file: file!, line: first.loc.line, column: first.loc.column - 1 } };
 }

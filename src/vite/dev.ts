@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Plugin, ViteDevServer } from "vite";
+import type { ErrorPayload, Plugin, ViteDevServer } from "vite";
+import type { FramecacheError } from "../core/errors.js";
 import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
 import { framesMiddleware } from "./frames-middleware.js";
@@ -47,6 +48,8 @@ export function devPlugin(state: PluginState): Plugin {
       const current = new DevSession(state.newEngine(), {
         logger: state.logger,
         send: (update) => hot.send(UPDATE_EVENT, update),
+        // Vite's error overlay; Vite keeps the last error for a page that connects later.
+        error: (error) => hot.send({ type: "error", err: overlayError(error, state.root) }),
         watch: (file) => void server.watcher.add(file),
       });
       session = current;
@@ -111,4 +114,16 @@ async function devRoots(server: ViteDevServer, state: PluginState): Promise<stri
   const index = join(state.root, "index.html");
   const inputs = html.length > 0 ? html : existsSync(index) ? [index] : [];
   return [...new Set([...inputs, ...globbed])];
+}
+
+/** A FramecacheError as Vite's error overlay shows it: message, code, and the composition's location. */
+function overlayError(error: FramecacheError, root: string): ErrorPayload["err"] {
+  return {
+    message: error.message,
+    stack: "",
+    plugin: "framecache",
+    pluginCode: error.code,
+    id: error.loc && resolve(root, error.loc.file),
+    loc: error.loc && { file: resolve(root, error.loc.file), line: error.loc.line, column: error.loc.column },
+  };
 }
