@@ -76,9 +76,13 @@ export function rawRequest(origin: string, path: string, options: { method?: str
 export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check();
+    // A check that throws is "not yet": e.g. an image whose src the page swaps while it decodes.
+    let failure: unknown;
+    const value = await Promise.resolve()
+      .then(check)
+      .catch((error: unknown) => void (failure = error));
     if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: failure });
     await new Promise((r) => setTimeout(r, 50));
   }
 }
