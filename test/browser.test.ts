@@ -1,13 +1,11 @@
 import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startDev, until, type DevServer } from "./helpers/dev.js";
+import { launchChromium, startDev, until, type DevServer } from "./helpers/dev.js";
 import { CODED_SIZE, countingFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
 
 /** Debian's chromium package; never a downloaded browser. */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const EXAMPLE = join(__dirname, "../examples/basic");
 const RUNTIME = join(__dirname, "../dist/runtime.js");
 
@@ -16,7 +14,7 @@ let dir: string;
 let cleanup: () => void;
 let dev: DevServer | undefined;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => browser?.close());
 beforeEach(() => ({ dir, cleanup } = tempDir()));

@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { entryOf, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
+import { entryOf, frameAt, framesById, launchChromium, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
 import { makeCodedVideo, tempDir } from "./helpers/media.js";
 import { writeFiles } from "./helpers/project.js";
 
@@ -12,8 +11,6 @@ import { writeFiles } from "./helpers/project.js";
  * is served, and the frames middleware under requests test/dev.test.ts does not send.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let dir: string;
 let cleanup: () => void;
@@ -25,7 +22,7 @@ afterEach(async () => {
   cleanup();
 });
 
-const frame = (framesUrl: string, n: number) => framesUrl.replace("%05d", String(n).padStart(5, "0"));
+const frame = frameAt;
 
 /** A page with one good video (`ok`, line 3) and one whose file is missing (`gone`, line 4). */
 function project(): void {
@@ -47,7 +44,7 @@ describe("dev server: failures", () => {
   it("shows a failing video on Vite's error overlay, and keeps serving the page and the other video's frames", async () => {
     project();
     dev = await startDev(dir, { cacheDir: join(dir, "cache") });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${dev.origin}/index.html`);

@@ -6,7 +6,7 @@ import { resolveOptions } from "../src/core/options.js";
 import { DevSession } from "../src/pipeline/dev-session.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
-import { entryOf, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
+import { entryOf, frameAt, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
 import { countingFfmpeg, gatedFfmpeg, tempDir } from "./helpers/media.js";
 import { referenceProject, writeFiles } from "./helpers/project.js";
 
@@ -20,7 +20,7 @@ afterEach(async () => {
   cleanup();
 });
 
-const frame = (framesUrl: string, n: number) => framesUrl.replace("%05d", String(n).padStart(5, "0"));
+const frame = frameAt;
 
 async function html(path: string): Promise<string> {
   const res = await rawRequest(dev!.origin, path, { headers: { accept: "text/html" } });

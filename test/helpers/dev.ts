@@ -1,7 +1,9 @@
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger, createServer, type InlineConfig, type Logger, type ViteDevServer } from "vite";
+import { chromium, type Browser } from "playwright-core";
+import { createServer, type InlineConfig, type ViteDevServer } from "vite";
 import framecache, { type FramecacheOptions } from "../../src/index.js";
+import { capturingLogger } from "./project.js";
 
 export interface DevServer {
   server: ViteDevServer;
@@ -17,16 +19,7 @@ export interface DevServer {
 
 /** A real Vite dev server on 127.0.0.1 with the plugin, its log captured. */
 export async function startDev(root: string, options: FramecacheOptions, extra: InlineConfig = {}): Promise<DevServer> {
-  const logs: string[] = [];
-  const warnings: string[] = [];
-  const base = createLogger("info", { allowClearScreen: false });
-  const logger: Logger = {
-    ...base,
-    info: (msg) => void logs.push(msg),
-    warn: (msg) => void warnings.push(msg),
-    warnOnce: (msg) => void warnings.push(msg),
-    error: (msg) => void warnings.push(msg),
-  };
+  const { logger, logs, warnings } = capturingLogger(true);
   const server = await createServer({
     root,
     configFile: false,
@@ -97,4 +90,15 @@ export function framesById(html: string): Record<string, string> {
 /** The entry name inside a dev frames URL. */
 export function entryOf(framesUrl: string): string {
   return /\/@framecache\/([^/]+)\//.exec(framesUrl)![1]!;
+}
+
+/** URL of frame `n` from a `data-frames` pattern. */
+export const frameAt = (framesUrl: string, n: number): string => framesUrl.replace("%05d", String(n).padStart(5, "0"));
+
+/** Debian's Chromium, headless, with the flags this closed network needs (never a downloaded browser). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
 }

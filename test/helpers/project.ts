@@ -45,15 +45,7 @@ export interface BuildOutcome {
 
 /** A real `vite build` of `root` with the plugin, its log captured. */
 export async function viteBuild(root: string, options: FramecacheOptions, extra: InlineConfig = {}): Promise<BuildOutcome> {
-  const logs: string[] = [];
-  const warnings: string[] = [];
-  const base = createLogger("info", { allowClearScreen: false });
-  const logger: Logger = {
-    ...base,
-    info: (msg) => void logs.push(msg),
-    warn: (msg) => void warnings.push(msg),
-    warnOnce: (msg) => void warnings.push(msg),
-  };
+  const { logger, logs, warnings } = capturingLogger();
   await build({
     root,
     configFile: false,
@@ -63,4 +55,19 @@ export async function viteBuild(root: string, options: FramecacheOptions, extra:
     ...extra,
   });
   return { logs, warnings, summary: logs.find((l) => l.startsWith("framecache  ")) };
+}
+
+/** A Vite logger that keeps what it is told, for assertions; errors join the warnings when asked. */
+export function capturingLogger(captureErrors = false): { logger: Logger; logs: string[]; warnings: string[] } {
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const base = createLogger("info", { allowClearScreen: false });
+  const logger: Logger = {
+    ...base,
+    info: (msg) => void logs.push(msg),
+    warn: (msg) => void warnings.push(msg),
+    warnOnce: (msg) => void warnings.push(msg),
+    ...(captureErrors && { error: (msg: string) => void warnings.push(msg) }),
+  };
+  return { logger, logs, warnings };
 }
