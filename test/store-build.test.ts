@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { countingFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
+import { startDev, until } from "./helpers/dev.js";
 import { referenceProject, viteBuild, writeFiles } from "./helpers/project.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
@@ -44,6 +45,30 @@ describe("the store during vite build", () => {
     await viteBuild(second, { cacheDir: cache, maxCacheSize: 1 });
     expect(report(second)).toMatchObject({ cacheHits: 1, gcEvicted: 0, gcBytesFreed: 0 });
   });
+
+  it("collects garbage in the background of a dev server once it has extracted something", async () => {
+    const cache = join(dir, "cache");
+    const first = join(dir, "first");
+    referenceProject(first);
+    await viteBuild(first, { cacheDir: cache });
+    const old = entries(cache);
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+    for (const e of old) utimesSync(join(cache, e, ".hf-complete"), twoDaysAgo, twoDaysAgo);
+
+    const second = join(dir, "second");
+    mkdirSync(second);
+    makeCodedVideo(join(second, "other.mp4"), { seconds: 1 });
+    writeFiles(second, { "index.html": `<video id="o" src="other.mp4"></video>` });
+    const dev = await startDev(second, { cacheDir: cache, maxCacheSize: 1 });
+    try {
+      await fetch(`${dev.origin}/`).then((r) => r.text());
+      // GC waits 10 s for extractions to settle, then evicts the old entries but never the new one.
+      await until(() => entries(cache).length === 1, "the dev server's GC", 45_000);
+      expect(old).not.toContain(entries(cache)[0]);
+    } finally {
+      await dev.close();
+    }
+  }, 60_000);
 
   it("with FRAMECACHE_DEBUG=1 names what changed for each miss", async () => {
     referenceProject(dir);

@@ -60,6 +60,9 @@ interface Served {
  * so a page request and a file change never interleave their bookkeeping;
  * extraction runs in the background and frame requests wait for it.
  */
+/** GC waits for extractions to settle, as a build runs it after the bundle. */
+const GC_DELAY_MS = 10_000;
+
 export class DevSession {
   private readonly queue = pLimit(1);
   private readonly served = new Map<string, Served>();
@@ -71,6 +74,7 @@ export class DevSession {
   private readonly pinned = new Set<string>();
   private readonly logged = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private gcTimer?: NodeJS.Timeout;
   private disposed = false;
 
   constructor(
@@ -161,9 +165,17 @@ export class DevSession {
     if (this.disposed) return;
     this.disposed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
+    clearTimeout(this.gcTimer);
     for (const run of this.runs.values()) run.controller.abort();
     await Promise.allSettled([...this.runs.values()].map((r) => r.promise));
     await this.engine.dispose();
+  }
+
+  /** Keep the store under its budget in the background; entries used within the hour are never evicted. */
+  private collectGarbageSoon(): void {
+    clearTimeout(this.gcTimer);
+    this.gcTimer = setTimeout(() => void this.engine.collectGarbage(), GC_DELAY_MS);
+    this.gcTimer.unref();
   }
 
   /** Log a failure and show it on the pages; the server keeps serving everything else. */
@@ -221,7 +233,10 @@ export class DevSession {
     const before = known ? known.promise.then(noop, noop) : Promise.resolve();
     const run: Run = { task, controller, promise: before.then(() => this.engine.ensure(task, controller.signal)) };
     run.promise.then(
-      (outcome) => (run.outcome = outcome),
+      (outcome) => {
+        run.outcome = outcome;
+        if (outcome.cache === "miss") this.collectGarbageSoon();
+      },
       (error: unknown) => {
         run.failed = error;
         if (isFramecacheError(error)) {

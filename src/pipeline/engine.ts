@@ -69,7 +69,9 @@ export class Engine {
   private readonly digests = new Map<string, Promise<string>>();
   private digestMemoPromise?: Promise<DigestMemo>;
   private probeMemoPromise?: Promise<ProbeMemo>;
-  private missesAtLastGc = 0;
+  /** Entries this engine extracted, and how many of them the last GC had seen. */
+  private extracted = 0;
+  private extractedAtLastGc = 0;
   private readonly inFlight = new Map<string, Promise<{ entry: StoredEntry; cache: CacheOutcome }>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly remote?: RemoteCache;
@@ -243,7 +245,9 @@ export class Engine {
       this.config.onExtract?.(task);
       const progress = this.config.progress?.begin(task);
       try {
-        return { entry: await publishEntry(store, task, (dir) => this.extractInto(store, binaries, task, dir, signal, progress)), cache: "miss" };
+        const entry = await publishEntry(store, task, (dir) => this.extractInto(store, binaries, task, dir, signal, progress));
+        this.extracted++;
+        return { entry, cache: "miss" };
       } finally {
         progress?.end();
       }
@@ -319,8 +323,8 @@ export class Engine {
    * (after a build; a dev server may call it after each rebuild). Counts go to the report.
    */
   async collectGarbage(): Promise<void> {
-    if (this.report.cacheMisses === this.missesAtLastGc || !this.storePromise || !this.cached) return;
-    this.missesAtLastGc = this.report.cacheMisses;
+    if (this.extracted === this.extractedAtLastGc || !this.storePromise || !this.cached) return;
+    this.extractedAtLastGc = this.extracted;
     try {
       const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize });
       this.report.gcEvicted += stats.evicted;
