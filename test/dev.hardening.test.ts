@@ -22,7 +22,6 @@ afterEach(async () => {
   cleanup();
 });
 
-const frame = frameAt;
 
 /** A page with one good video (`ok`, line 3) and one whose file is missing (`gone`, line 4). */
 function project(): void {
@@ -68,7 +67,7 @@ describe("dev server: failures", () => {
     expect(again.status).toBe(200);
     const frames = framesById(again.body.toString());
     expect(Object.keys(frames)).toEqual(["ok"]);
-    expect((await rawRequest(dev.origin, frame(frames.ok!, 30))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(frames.ok!, 30))).status).toBe(200);
   });
 
   it("an extraction that fails after the page was served reaches the overlay with the video's location", async () => {
@@ -105,7 +104,7 @@ describe("dev server: the frames middleware under abuse", () => {
     writeFileSync(join(dir, "secret.txt"), "TOP SECRET");
     dev = await startDev(dir, { cacheDir: join(dir, "cache") });
     const frames = framesById((await rawRequest(dev.origin, "/index.html", { headers: { accept: "text/html" } })).body.toString());
-    const good = frame(frames.a!, 1);
+    const good = frameAt(frames.a!, 1);
     const a = entryOf(frames.a!);
     expect((await rawRequest(dev.origin, good)).status).toBe(200);
 

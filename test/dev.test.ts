@@ -20,7 +20,6 @@ afterEach(async () => {
   cleanup();
 });
 
-const frame = frameAt;
 
 async function html(path: string): Promise<string> {
   const res = await rawRequest(dev!.origin, path, { headers: { accept: "text/html" } });
@@ -43,7 +42,7 @@ describe("dev server: the frames middleware", () => {
 
     // ffmpeg is held, so the entry cannot exist yet: the request must wait, not 404.
     let settled = false;
-    const pending = rawRequest(dev.origin, frame(frames.a!, 30)).finally(() => (settled = true));
+    const pending = rawRequest(dev.origin, frameAt(frames.a!, 30)).finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 400));
     expect(settled).toBe(false);
     expect(existsSync(join(cacheDir, entryOf(frames.a!)))).toBe(false);
@@ -58,27 +57,27 @@ describe("dev server: the frames middleware", () => {
     const etag = String(last.headers.etag);
     expect(etag).toMatch(/^".+"$/);
 
-    expect((await rawRequest(dev.origin, frame(frames.a!, 30), { headers: { "if-none-match": etag } })).status).toBe(304);
-    expect((await rawRequest(dev.origin, frame(frames.a!, 30), { headers: { "if-none-match": `"x", W/${etag}` } })).status).toBe(304);
-    expect((await rawRequest(dev.origin, frame(frames.a!, 30), { headers: { "if-none-match": `"other"` } })).status).toBe(200);
-    const first = await rawRequest(dev.origin, frame(frames.a!, 1) + "?v=2");
+    expect((await rawRequest(dev.origin, frameAt(frames.a!, 30), { headers: { "if-none-match": etag } })).status).toBe(304);
+    expect((await rawRequest(dev.origin, frameAt(frames.a!, 30), { headers: { "if-none-match": `"x", W/${etag}` } })).status).toBe(304);
+    expect((await rawRequest(dev.origin, frameAt(frames.a!, 30), { headers: { "if-none-match": `"other"` } })).status).toBe(200);
+    const first = await rawRequest(dev.origin, frameAt(frames.a!, 1) + "?v=2");
     expect(first.status).toBe(200);
     expect(first.body.equals(readFileSync(join(stored, "frame_00001.jpg")))).toBe(true);
     expect(first.headers.etag).not.toBe(etag);
 
-    const head = await rawRequest(dev.origin, frame(frames.a!, 1), { method: "HEAD" });
+    const head = await rawRequest(dev.origin, frameAt(frames.a!, 1), { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers["content-length"]).toBe(String(first.body.length));
     expect(head.body.length).toBe(0);
     for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
-      const res = await rawRequest(dev.origin, frame(frames.a!, 1), { method });
+      const res = await rawRequest(dev.origin, frameAt(frames.a!, 1), { method });
       expect(res.status, method).toBe(405);
       expect(res.headers.allow).toBe("GET, HEAD");
     }
 
     // The nested composition fetched by the page carries dev URLs too.
     const nested = framesById(await html("/scenes/intro.html"));
-    expect((await rawRequest(dev.origin, frame(nested.n!, 30))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(nested.n!, 30))).status).toBe(200);
     await until(() => dev!.logs.find((l) => l.startsWith("framecache  index.html ready")), "the ready line");
     expect(dev.logs).toContainEqual(expect.stringMatching(/^framecache {2}index\.html ready · 2 videos · 0 hit · 2 extracted · 75 frames \(.+\) · \d/));
   });
@@ -91,8 +90,8 @@ describe("dev server: the frames middleware", () => {
     const frames = framesById(await html("/index.html"));
     const a = entryOf(frames.a!);
     const b = entryOf(frames.b!);
-    expect((await rawRequest(dev.origin, frame(frames.a!, 30))).status).toBe(200);
-    expect((await rawRequest(dev.origin, frame(frames.b!, 45))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(frames.a!, 30))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(frames.b!, 45))).status).toBe(200);
 
     // Things in the store that are not complete entries this server planned.
     mkdirSync(join(cacheDir, `${a}.partial-1-abcd`));
@@ -145,14 +144,14 @@ describe("dev server: the frames middleware", () => {
     cpSync(join(cacheDir, b), outside, { recursive: true });
     rmSync(join(cacheDir, b), { recursive: true });
     symlinkSync(outside, join(cacheDir, b));
-    expect((await rawRequest(dev.origin, frame(frames.b!, 1))).status).toBe(404);
+    expect((await rawRequest(dev.origin, frameAt(frames.b!, 1))).status).toBe(404);
     rmSync(join(cacheDir, a, "frame_00002.jpg"));
     symlinkSync(join(dir, "secret.txt"), join(cacheDir, a, "frame_00002.jpg"));
-    const linked = await rawRequest(dev.origin, frame(frames.a!, 2));
+    const linked = await rawRequest(dev.origin, frameAt(frames.a!, 2));
     expect(linked.status).toBe(404);
     expect(linked.body.toString()).not.toContain("SECRET");
     // The real frames beside them are still served.
-    expect((await rawRequest(dev.origin, frame(frames.a!, 3))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(frames.a!, 3))).status).toBe(200);
   });
 });
 
@@ -167,8 +166,8 @@ describe("dev server: changes and restarts", () => {
       expect(Object.keys(frames).sort()).toEqual(["a", "b", "n"]);
       const counts = { a: 30, b: 45, n: 30 } as Record<string, number>;
       for (const [id, url] of Object.entries(frames)) {
-        expect((await rawRequest(dev!.origin, frame(url, counts[id]!))).status).toBe(200);
-        expect((await rawRequest(dev!.origin, frame(url, 1))).status).toBe(200);
+        expect((await rawRequest(dev!.origin, frameAt(url, counts[id]!))).status).toBe(200);
+        expect((await rawRequest(dev!.origin, frameAt(url, 1))).status).toBe(200);
       }
       await until(() => dev!.logs.filter((l) => / ready · /.test(l)).length >= 2, "both ready lines");
       return frames;
@@ -221,14 +220,14 @@ describe("dev server: changes and restarts", () => {
     const fresh = entryOf(changed.frames);
     expect(fresh).not.toBe(old);
 
-    expect((await rawRequest(dev.origin, frame(changed.frames, 30))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(changed.frames, 30))).status).toBe(200);
     await until(() => !existsSync(join(cacheDir, writing)), "the killed run's partial directory to go");
     expect(readdirSync(cacheDir).filter((name) => name.includes(".partial-"))).toEqual([]);
     expect(existsSync(join(cacheDir, old))).toBe(false);
     expect(readdirSync(join(cacheDir, fresh)).filter((f) => f.endsWith(".jpg"))).toHaveLength(30);
     expect(ffmpeg.runs()).toBe(2);
     // The old URL is gone with its run; the page now serves the new one.
-    expect((await rawRequest(dev.origin, frame(before, 1))).status).toBe(404);
+    expect((await rawRequest(dev.origin, frameAt(before, 1))).status).toBe(404);
     expect(framesById(await html("/index.html")).v).toBe(changed.frames);
   });
 
@@ -251,7 +250,7 @@ describe("dev server: changes and restarts", () => {
     expect(changed).toMatchObject({ id: "n", previous: nestedBefore });
     expect(changed!.frames).not.toBe(nestedBefore);
     expect(changed!.attributes).toMatchObject({ id: "n", "data-media-start": "1", "data-frames": changed!.frames, "data-frame-count": "30" });
-    expect((await rawRequest(dev.origin, frame(changed!.frames, 30))).status).toBe(200);
+    expect((await rawRequest(dev.origin, frameAt(changed!.frames, 30))).status).toBe(200);
     expect(ffmpeg.runs()).toBe(4);
 
     // Not a <video> attribute: the page must reload, and no update is sent.
@@ -269,7 +268,7 @@ describe("dev server: JS imports", () => {
     const { clip } = (await dev.server.ssrLoadModule("/main.js")) as { clip: { frames: string; frameCount: number; mediaStart: number } };
     expect(clip).toMatchObject({ frameCount: 15, mediaStart: 1 });
     expect(clip.frames).toMatch(/^\/@framecache\/hfcache-v2-[0-9a-f]{16}\/frame_%05d\.jpg$/);
-    const last = await rawRequest(dev.origin, frame(clip.frames, 15));
+    const last = await rawRequest(dev.origin, frameAt(clip.frames, 15));
     expect(last.status).toBe(200);
     expect(last.body.equals(readFileSync(join(dir, "cache", entryOf(clip.frames), "frame_00015.jpg")))).toBe(true);
   });

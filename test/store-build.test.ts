@@ -18,22 +18,28 @@ afterEach(() => cleanup());
 const entries = (cache: string) => readdirSync(cache).filter((n) => ENTRY.test(n));
 const report = (root: string) => JSON.parse(readFileSync(join(root, "dist/framecache-report.json"), "utf8"));
 
+/** A store holding the reference project's 3 entries, last used two days ago, and a project needing a new one. */
+async function staleStoreAndNewProject(): Promise<{ cache: string; old: string[]; second: string }> {
+  const cache = join(dir, "cache");
+  const first = join(dir, "first");
+  referenceProject(first);
+  await viteBuild(first, { cacheDir: cache });
+  const old = entries(cache);
+  expect(old).toHaveLength(3);
+  const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+  for (const e of old) utimesSync(join(cache, e, ".hf-complete"), twoDaysAgo, twoDaysAgo);
+
+  const second = join(dir, "second");
+  mkdirSync(second);
+  makeCodedVideo(join(second, "other.mp4"), { seconds: 1 });
+  writeFiles(second, { "index.html": `<video id="o" src="other.mp4"></video>` });
+  return { cache, old, second };
+}
+
 describe("the store during vite build", () => {
   it("collects garbage after a build that extracted something, and reports it", async () => {
-    const cache = join(dir, "cache");
-    const first = join(dir, "first");
-    referenceProject(first);
-    await viteBuild(first, { cacheDir: cache });
-    const old = entries(cache);
-    expect(old).toHaveLength(3);
+    const { cache, old, second } = await staleStoreAndNewProject();
     const oldBytes = old.reduce((n, e) => n + JSON.parse(readFileSync(join(cache, e, ".hf-complete"), "utf8")).bytes, 0);
-    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
-    for (const e of old) utimesSync(join(cache, e, ".hf-complete"), twoDaysAgo, twoDaysAgo);
-
-    const second = join(dir, "second");
-    mkdirSync(second);
-    makeCodedVideo(join(second, "other.mp4"), { seconds: 1 });
-    writeFiles(second, { "index.html": `<video id="o" src="other.mp4"></video>` });
     await viteBuild(second, { cacheDir: cache, maxCacheSize: 1 });
     expect(report(second)).toMatchObject({ cacheMisses: 1, gcEvicted: 3, gcBytesFreed: oldBytes });
     // The entry this build just made was used within the hour: kept, though over budget.
@@ -47,18 +53,7 @@ describe("the store during vite build", () => {
   });
 
   it("collects garbage in the background of a dev server once it has extracted something", async () => {
-    const cache = join(dir, "cache");
-    const first = join(dir, "first");
-    referenceProject(first);
-    await viteBuild(first, { cacheDir: cache });
-    const old = entries(cache);
-    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
-    for (const e of old) utimesSync(join(cache, e, ".hf-complete"), twoDaysAgo, twoDaysAgo);
-
-    const second = join(dir, "second");
-    mkdirSync(second);
-    makeCodedVideo(join(second, "other.mp4"), { seconds: 1 });
-    writeFiles(second, { "index.html": `<video id="o" src="other.mp4"></video>` });
+    const { cache, old, second } = await staleStoreAndNewProject();
     const dev = await startDev(second, { cacheDir: cache, maxCacheSize: 1 });
     try {
       await fetch(`${dev.origin}/`).then((r) => r.text());
