@@ -54,13 +54,13 @@ function shown(page: Page): Promise<Record<string, Shown>> {
   }, CODED_SIZE);
 }
 
-async function seek(page: Page, t: number): Promise<Record<string, Shown>> {
-  await page.evaluate((t) => {
+/** Move the scrubber to `t`; read what it shows with `shown`. */
+function seek(page: Page, t: number): Promise<void> {
+  return page.evaluate((t) => {
     const range = document.getElementById("time") as HTMLInputElement;
     range.value = String(t);
     range.dispatchEvent(new Event("input"));
   }, t);
-  return shown(page);
 }
 
 /** `data-frames` of each video on the page. */
@@ -74,7 +74,8 @@ type Expected = Record<string, [number, number] | null>;
 async function expectFrames(page: Page, table: [number, Expected][]): Promise<void> {
   const pattern = await patterns(page);
   for (const [t, expected] of table) {
-    const actual = await seek(page, t);
+    await seek(page, t);
+    const actual = await shown(page);
     const want = Object.fromEntries(
       Object.entries(expected).map(([id, e]) => [id, e && { file: pattern[id]!.replace("%05d", String(e[0]).padStart(5, "0")), source: e[1] }]),
     );
@@ -127,6 +128,7 @@ describe("the example's scrubber in Chromium against the dev server", () => {
     // Replace the video: the same clip at 60 fps, so each output frame k now shows source frame 2k.
     makeCodedVideo(join(dir, "replacement.mp4"), { seconds: 4, fps: 60 });
     renameSync(join(dir, "replacement.mp4"), join(dir, "media/clip.mp4"));
+    // Read only inside `until`: an update may swap an image's src while it decodes.
     await seek(page, 0.5);
     await until(async () => (await shown(page)).opening?.source === 30, "the new frames on the page");
     expect(await sameDocument(page)).toBe(true);
