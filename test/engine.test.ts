@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isFramecacheError } from "../src/core/errors.js";
@@ -71,5 +72,41 @@ describe("Engine", () => {
     // A machine problem is reported once, not once per video.
     expect(errors.map((err) => err.code)).toEqual(["FC_FFMPEG_MISSING"]);
     expect(errors[0]!.message).toMatch(/no-such-ffmpeg \(from the ffmpegPath option\) could not be run[\s\S]*apt-get install ffmpeg/);
+  });
+
+  describe("checking ffmpeg", () => {
+    /** Wrappers that log every start, `-version` included, in `folder`; returns the log's lines. */
+    function loggingBinaries(folder: string, names: string[]): () => string[] {
+      mkdirSync(folder, { recursive: true });
+      const log = join(dir, "starts.log");
+      for (const name of names) {
+        const real = execFileSync("sh", ["-c", `command -v ${name}`]).toString().trim();
+        writeFileSync(join(folder, name), `#!/bin/sh\necho "${name} $1" >> "${log}"\nexec "${real}" "$@"\n`);
+        chmodSync(join(folder, name), 0o755);
+        // As old as an installed binary: a file changed in the last seconds is not remembered (racy mtime).
+        utimesSync(join(folder, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      }
+      return () => readFileSync(log, "utf8").split("\n").filter(Boolean);
+    }
+
+    it("beside ffprobe, takes its build from the probe: a cold run starts no -version", async () => {
+      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 1 });
+      writeFiles(dir, { "a.html": `<video src="clip.mp4"></video>` });
+      const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg", "ffprobe"]);
+      const e = engine({ ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") });
+      expect((await e.run([join(dir, "a.html")])).errors).toEqual([]);
+      expect(starts()).toEqual(["ffprobe -v", "ffmpeg -nostdin"]);
+      expect((await e.binaries()).ffmpeg.versionText).toBe(/version (\S+)/.exec(execFileSync("ffmpeg", ["-version"]).toString())![1]);
+    });
+
+    it("elsewhere, runs -version once per store, not once per run", async () => {
+      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 2 });
+      writeFiles(dir, { "a.html": `<video src="clip.mp4" data-duration="1"></video>`, "b.html": `<video src="clip.mp4" data-media-start="1"></video>` });
+      const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg"]);
+      const options = { ffmpegPath: join(dir, "bin/ffmpeg") };
+      expect((await engine(options).run([join(dir, "a.html")])).errors).toEqual([]);
+      expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
+      expect(starts()).toEqual(["ffmpeg -version", "ffmpeg -nostdin", "ffmpeg -nostdin"]);
+    });
   });
 });

@@ -1,12 +1,21 @@
-import { loadExeca } from "./execa.js";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { delimiter, join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
 import type { FfmpegFeatures } from "../core/ffmpeg-args.js";
+import { query } from "./query.js";
 
 export type ChosenBy = "option" | "env" | "PATH" | "npm";
+export type BinaryName = "ffmpeg" | "ffprobe";
 
-export interface Binary {
+/** A binary found, not yet run. */
+export interface Located {
+  name: BinaryName;
   path: string;
   chosenBy: ChosenBy;
+}
+
+export interface Binary extends Located {
   /** `[major, minor]`; git snapshots (`N-47683-g…`) get `[major, 0]` from their libavformat. */
   version?: [number, number];
   versionText: string;
@@ -14,9 +23,9 @@ export interface Binary {
   banner: string;
 }
 
+/** What an extraction needs: a checked ffmpeg and what its build can do. */
 export interface Binaries {
   ffmpeg: Binary;
-  ffprobe: Binary;
   features: FfmpegFeatures;
 }
 
@@ -32,75 +41,80 @@ const INSTALL_HINT =
   "set FFMPEG_PATH/FFPROBE_PATH, pass the ffmpegPath/ffprobePath options, " +
   "or add the optional packages @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe.";
 
-const located = new Map<string, Promise<Binaries>>();
+/** How each binary was chosen, as messages say it. */
+export const CHOSEN_BY: Record<ChosenBy, (name: BinaryName) => string> = {
+  option: (name) => `from the ${name}Path option`,
+  env: (name) => `from ${name.toUpperCase()}_PATH`,
+  PATH: () => "found on PATH",
+  npm: (name) => `from the @${name}-installer/${name} package`,
+};
 
-/** Find ffmpeg and ffprobe: option, then env, then PATH, then the optional npm packages. Memoised. */
-export function locateBinaries(options: BinaryOptions = {}): Promise<Binaries> {
+/** What an ffmpeg build can do, from its `-version` banner's configure flags. */
+export function ffmpegFeatures(ffmpeg: Binary): FfmpegFeatures {
+  return { zscale: ffmpeg.banner.includes("--enable-libzimg") };
+}
+
+/** One binary, found and run with `-version`; `framecache doctor` reports each on its own. */
+export async function locateBinary(name: BinaryName, options: BinaryOptions = {}): Promise<Binary> {
+  return checkBinary(await findBinary(name, options), options.env ?? process.env);
+}
+
+/**
+ * Where a binary is, without running it: the option, then the env variable, then PATH,
+ * then the optional npm package. Spawning `-version` to ask costs more than a whole warm run.
+ */
+export async function findBinary(name: BinaryName, options: BinaryOptions = {}): Promise<Located> {
   const env = options.env ?? process.env;
-  const memo = JSON.stringify([options.ffmpegPath, options.ffprobePath, env.FFMPEG_PATH, env.FFPROBE_PATH, env.PATH]);
-  let found = located.get(memo);
-  if (!found) {
-    found = locate(options, env);
-    located.set(memo, found);
-    found.catch(() => located.delete(memo));
-  }
-  return found;
-}
-
-async function locate(options: BinaryOptions, env: NodeJS.ProcessEnv): Promise<Binaries> {
-  const [ffmpeg, ffprobe] = await Promise.all([locateBinary("ffmpeg", options), locateBinary("ffprobe", options)]);
-  return { ffmpeg, ffprobe, features: { zscale: ffmpeg.banner.includes("--enable-libzimg") } };
-}
-
-/** One of the two binaries, found as locateBinaries does; `framecache doctor` reports each on its own. */
-export function locateBinary(name: "ffmpeg" | "ffprobe", options: BinaryOptions = {}): Promise<Binary> {
-  const env = options.env ?? process.env;
-  return name === "ffmpeg"
-    ? find("ffmpeg", options.ffmpegPath, env.FFMPEG_PATH, "@ffmpeg-installer/ffmpeg", env)
-    : find("ffprobe", options.ffprobePath, env.FFPROBE_PATH, "@ffprobe-installer/ffprobe", env);
-}
-
-async function find(
-  name: "ffmpeg" | "ffprobe",
-  option: string | undefined,
-  envPath: string | undefined,
-  npmPackage: string,
-  env: NodeJS.ProcessEnv,
-): Promise<Binary> {
-  // An explicit choice that does not work is an error, not a reason to fall back silently.
-  if (option) return check(name, option, "option", env, true);
-  if (envPath) return check(name, envPath, "env", env, true);
-  const onPath = await check(name, name, "PATH", env, false);
-  if (onPath) return onPath;
-  const fromNpm = await npmBinary(npmPackage);
-  if (fromNpm) {
-    const binary = await check(name, fromNpm, "npm", env, false);
-    if (binary) return binary;
-  }
+  const option = name === "ffmpeg" ? options.ffmpegPath : options.ffprobePath;
+  if (option) return { name, path: option, chosenBy: "option" };
+  const fromEnv = env[`${name.toUpperCase()}_PATH`];
+  if (fromEnv) return { name, path: fromEnv, chosenBy: "env" };
+  const onPath = await searchPath(name, env);
+  if (onPath) return { name, path: onPath, chosenBy: "PATH" };
+  const fromNpm = await npmBinary(`@${name}-installer/${name}`);
+  if (fromNpm) return { name, path: fromNpm, chosenBy: "npm" };
   throw new FramecacheError("FC_FFMPEG_MISSING", `${name} was not found`, { hint: INSTALL_HINT });
 }
 
-async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: true): Promise<Binary>;
-async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: false): Promise<Binary | undefined>;
-async function check(name: string, path: string, chosenBy: ChosenBy, env: NodeJS.ProcessEnv, required: boolean): Promise<Binary | undefined> {
-  const execa = await loadExeca();
-  const result = await execa(path, ["-version"], { reject: false, env, extendEnv: false, timeout: 15_000, stdin: "ignore" });
-  if (result.exitCode !== 0 || typeof result.stdout !== "string") {
-    if (!required) return undefined;
-    const source = chosenBy === "option" ? `the ${name}Path option` : `${name.toUpperCase()}_PATH`;
-    throw new FramecacheError("FC_FFMPEG_MISSING", `${name} at ${path} (from ${source}) could not be run`, {
-      hint: `Point ${source} at a working ${name} binary, or unset it to search PATH. ${INSTALL_HINT}`,
-      cause: result.stderr || result.message,
-    });
-  }
-  const versionText = /version (\S+)/.exec(result.stdout)?.[1] ?? "unknown";
-  const version = releaseVersion(versionText) ?? snapshotVersion(result.stdout);
+/** The error for a binary that is there but would not run (missing file, not executable, crashed). */
+export function cannotRun(binary: Located, cause: unknown): FramecacheError {
+  const how = CHOSEN_BY[binary.chosenBy](binary.name);
+  const fix =
+    binary.chosenBy === "option" || binary.chosenBy === "env"
+      ? `Point ${how.replace(/^from /, "")} at a working ${binary.name} binary, or unset it to search PATH.`
+      : `Set FFMPEG_PATH/FFPROBE_PATH to a working build, or reinstall ${binary.name}.`;
+  return new FramecacheError("FC_FFMPEG_MISSING", `${binary.name} at ${binary.path} (${how}) could not be run`, {
+    hint: `${fix} ${INSTALL_HINT}`,
+    cause,
+  });
+}
+
+/** Throws FC_FFMPEG_TOO_OLD below the minimum; an unknown version is assumed current. */
+export function requireVersion(binary: Located, versionText: string, banner: string): [number, number] | undefined {
+  const version = releaseVersion(versionText) ?? snapshotVersion(banner);
   if (version && !atLeast(version, MIN_VERSION)) {
-    throw new FramecacheError("FC_FFMPEG_TOO_OLD", `${name} ${versionText} at ${path} is too old; ${MIN_VERSION.join(".")} or newer is needed`, {
+    throw new FramecacheError("FC_FFMPEG_TOO_OLD", `${binary.name} ${versionText} at ${binary.path} is too old; ${MIN_VERSION.join(".")} or newer is needed`, {
       hint: INSTALL_HINT,
     });
   }
-  return { path, chosenBy, version, versionText, banner: result.stdout };
+  return version;
+}
+
+/** Run `-version`: the binary works and is new enough, or this throws with the fix. */
+export async function checkBinary(located: Located, env: NodeJS.ProcessEnv = process.env): Promise<Binary> {
+  const result = await query(located.path, ["-version"], { env, timeoutMs: 15_000 });
+  if (result.exitCode !== 0) throw cannotRun(located, result.stderr || result.error);
+  const versionText = /version (\S+)/.exec(result.stdout)?.[1] ?? "unknown";
+  const version = requireVersion(located, versionText, result.stdout);
+  return { ...located, version, versionText, banner: result.stdout };
+}
+
+async function searchPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
 }
 
 function releaseVersion(text: string): [number, number] | undefined {
@@ -123,8 +137,6 @@ async function npmBinary(pkg: string): Promise<string | undefined> {
   }
 }
 
-/** Unknown versions are assumed current. */
-function atLeast(version: [number, number] | undefined, min: [number, number]): boolean {
-  if (!version) return true;
+function atLeast(version: [number, number], min: [number, number]): boolean {
   return version[0] > min[0] || (version[0] === min[0] && version[1] >= min[1]);
 }

@@ -1,5 +1,5 @@
-import { execa } from "execa";
 import type { Binary } from "./binaries.js";
+import { query } from "./query.js";
 
 /** Names from ffmpeg's `-filters` and `-decoders` listings. */
 export interface FfmpegCapabilities {
@@ -11,10 +11,10 @@ export interface FfmpegCapabilities {
 export async function ffmpegCapabilities(ffmpeg: Binary): Promise<FfmpegCapabilities> {
   const [filters, decoders] = await Promise.all(
     ["-filters", "-decoders"].map((flag) =>
-      execa(ffmpeg.path, ["-hide_banner", flag], { reject: false, stdin: "ignore", timeout: 15_000 }),
+      query(ffmpeg.path, ["-hide_banner", flag], { timeoutMs: 15_000 }),
     ),
   );
-  return { filters: listedNames(String(filters!.stdout ?? "")), decoders: listedNames(String(decoders!.stdout ?? "")) };
+  return { filters: listedNames(filters!.stdout), decoders: listedNames(decoders!.stdout) };
 }
 
 /**

@@ -1,7 +1,7 @@
-import { loadExeca } from "./execa.js";
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
-import type { Binaries } from "./binaries.js";
+import { cannotRun, requireVersion, type Located } from "./binaries.js";
+import { query, type QueryResult } from "./query.js";
 
 interface ProbeStream {
   codec_name?: string;
@@ -21,6 +21,7 @@ interface ProbeOutput {
   streams?: ProbeStream[];
   format?: { format_name?: string; duration?: string; start_time?: string };
   packets?: { pts_time?: string; duration_time?: string }[];
+  program_version?: { version?: string; configuration?: string };
 }
 
 const ALPHA_PIX_FMT = /^(yuva|rgba|bgra|argb|abgr|gbrap|ya[0-9]|pal8|rgb32|bgr32)/;
@@ -33,17 +34,27 @@ const INEXACT_SEEK = new Set(["mpegts", "mpegtsraw", "mpeg", "mpegvideo", "h264"
 
 const PROBE_TIMEOUT_MS = 60_000;
 
-/** Probe a source's first video stream. `label` names the video in errors. */
+/** The ffprobe build that answered: its version and configure flags. */
+export interface ProbeBuild {
+  ffprobe: Located;
+  versionText: string;
+  configuration: string;
+}
+
+/**
+ * Probe a source's first video stream. `label` names the video in errors. The probe is also
+ * ffprobe's check: one that does not run, or is too old, fails here with the fix.
+ */
 export async function probeSource(
-  binaries: Binaries,
+  ffprobePath: Located,
   file: string,
   label: { what: string; loc?: SourceLocation },
   signal?: AbortSignal,
-): Promise<SourceInfo> {
+): Promise<{ info: SourceInfo; build?: ProbeBuild }> {
   const entries =
     "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
-  const result = await ffprobe(binaries, file, ["-show_entries", entries], signal);
-  if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
+  const result = await ffprobe(ffprobePath, file, ["-show_program_version", "-show_entries", entries], signal);
+  if (result.canceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   if (result.timedOut) {
     throw new FramecacheError("FC_FFMPEG_TIMEOUT", `probing ${label.what} took longer than ${PROBE_TIMEOUT_MS} ms; ffprobe was killed`, {
       loc: label.loc,
@@ -51,6 +62,9 @@ export async function probeSource(
     });
   }
   const parsed = result.exitCode === 0 ? parseJson(result.stdout) : undefined;
+  const version = parsed?.program_version?.version;
+  if (version) requireVersion(ffprobePath, version, "");
+  const build = version ? { ffprobe: ffprobePath, versionText: version, configuration: parsed?.program_version?.configuration ?? "" } : undefined;
   const stream = parsed?.streams?.[0];
   // ffmpeg's -ss counts from the container's start; a media start counts from the first video frame.
   const streamStart = firstFinite(stream?.start_time);
@@ -63,9 +77,9 @@ export async function probeSource(
       stream?.duration,
       stream?.tags?.DURATION && hms(stream.tags.DURATION) - (streamStart ?? 0),
       parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
-    ) ?? (stream ? await measureDuration(binaries, file, streamStart ?? containerStart, signal) : undefined);
+    ) ?? (stream ? await measureDuration(ffprobePath, file, streamStart ?? containerStart, signal) : undefined);
   if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
-    const failed = result.signal ? `ffprobe crashed (${result.signal})` : (String(result.stderr ?? "") || "ffprobe failed").split("\n")[0];
+    const failed = result.error?.signal ? `ffprobe crashed (${result.error.signal})` : (String(result.stderr ?? "") || "ffprobe failed").split("\n")[0];
     const why = result.exitCode !== 0 ? failed : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
     throw new FramecacheError("FC_NOT_A_VIDEO", `${label.what} is not a readable video: ${why}`, {
       loc: label.loc,
@@ -77,7 +91,7 @@ export async function probeSource(
   const avgFrameRate = rate(stream.avg_frame_rate);
   const alphaTag = stream.tags?.alpha_mode === "1" || stream.tags?.ALPHA_MODE === "1";
   const alpha = ALPHA_PIX_FMT.test(stream.pix_fmt ?? "") || alphaTag;
-  return {
+  const info: SourceInfo = {
     duration,
     startTime: streamStart ?? containerStart,
     startOffset,
@@ -89,24 +103,25 @@ export async function probeSource(
     height: rotation === 90 ? stream.width : stream.height,
     decoder: alphaTag ? (stream.codec_name === "vp8" ? "libvpx" : stream.codec_name === "vp9" ? "libvpx-vp9" : undefined) : undefined,
   };
+  return { info, build };
 }
 
-async function ffprobe(binaries: Binaries, file: string, args: string[], signal?: AbortSignal) {
-  const execa = await loadExeca();
-  return execa(binaries.ffprobe.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
-    reject: false,
-    cancelSignal: signal,
-    timeout: PROBE_TIMEOUT_MS,
-    stdin: "ignore",
+async function ffprobe(ffprobePath: Located, file: string, args: string[], signal?: AbortSignal): Promise<QueryResult> {
+  const result = await query(ffprobePath.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
+    signal,
+    timeoutMs: PROBE_TIMEOUT_MS,
   });
+  // A spawn error (ENOENT, EACCES) is the binary's fault, not the video's.
+  if (typeof result.error?.code === "string" && !result.canceled) throw cannotRun(ffprobePath, result.error);
+  return result;
 }
 
 /**
  * Files written as a stream (MediaRecorder's webm, for one) carry no duration at all:
  * read the video packets' times to the end, which demuxes but decodes nothing.
  */
-async function measureDuration(binaries: Binaries, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
-  const result = await ffprobe(binaries, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
+async function measureDuration(ffprobePath: Located, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
+  const result = await ffprobe(ffprobePath, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
   if (result.exitCode !== 0) return undefined;
   let end: number | undefined;
   for (const packet of parseJson(result.stdout)?.packets ?? []) {

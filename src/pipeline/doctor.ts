@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, mkdir, rm, stat, writeFile } from "node:fs/promises";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 import { isFramecacheError } from "../core/errors.js";
 import { formatBytes } from "../core/format.js";
 import type { RemoteOptions, ResolvedOptions } from "../core/options.js";
-import { locateBinary, type Binary, type ChosenBy } from "../media/binaries.js";
+import { CHOSEN_BY, locateBinary, type Binary, type BinaryName } from "../media/binaries.js";
 import { ffmpegCapabilities } from "../media/capabilities.js";
 import { freeSpace, storeUsage } from "../store/usage.js";
 
@@ -49,17 +48,10 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
   return checks;
 }
 
-const CHOSEN_BY: Record<ChosenBy, (name: string) => string> = {
-  option: (name) => `from the ${name}Path option`,
-  env: (name) => `from ${name.toUpperCase()}_PATH`,
-  PATH: () => "found on PATH",
-  npm: (name) => `from the @${name}-installer/${name} package`,
-};
-
-async function binaryCheck(name: "ffmpeg" | "ffprobe", options: Parameters<typeof locateBinary>[1]): Promise<{ check: Check; binary?: Binary }> {
+async function binaryCheck(name: BinaryName, options: Parameters<typeof locateBinary>[1]): Promise<{ check: Check; binary?: Binary }> {
   try {
     const binary = await locateBinary(name, options);
-    const path = binary.chosenBy === "PATH" ? await onPath(binary.path, options?.env ?? process.env) : binary.path;
+    const { path } = binary;
     return {
       binary,
       check: {
@@ -260,14 +252,6 @@ async function fileInTheWay(path: string): Promise<string> {
 }
 
 /** Where a bare command name runs from, for the report. */
-async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string> {
-  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  return name;
-}
-
 function firstLine(text: string): string {
   return text.split("\n")[0]!;
 }

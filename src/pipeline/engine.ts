@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
@@ -8,11 +8,12 @@ import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../co
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
 import type { VideoRef } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
-import { locateBinaries, type Binaries } from "../media/binaries.js";
+import { checkBinary, ffmpegFeatures, findBinary, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
+import { loadExeca } from "../media/execa.js";
 import { extractFrames } from "../media/extract.js";
-import { probeSource } from "../media/probe.js";
+import { probeSource, type ProbeBuild } from "../media/probe.js";
 import { openRemote, type RemoteCache } from "../store/remote/client.js";
-import { DIGEST_MEMO_DIR, DigestMemo, ProbeMemo } from "../store/digest-memo.js";
+import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
@@ -63,12 +64,15 @@ export class Engine {
   readonly report: Report = emptyReport();
   readonly logger: DedupedLogger;
   private binariesPromise?: Promise<Binaries>;
+  private ffprobePromise?: Promise<Located>;
+  /** The ffprobe build the first probe reported, if one ran. */
+  private probedBuild?: ProbeBuild;
   private storePromise?: Promise<string>;
   private temporaryStore?: string;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly digests = new Map<string, Promise<string>>();
   private digestMemoPromise?: Promise<DigestMemo>;
-  private probeMemoPromise?: Promise<ProbeMemo>;
+  private probeMemoPromise?: Promise<StatMemo<SourceInfo>>;
   /** Entries this engine extracted, and how many of them the last GC had seen. */
   private extracted = 0;
   private extractedAtLastGc = 0;
@@ -84,9 +88,38 @@ export class Engine {
     this.remote = openRemote(config.options, this.logger, this.report);
   }
 
+  /**
+   * ffmpeg, checked, and execa loaded for running it: both are needed before the first extraction.
+   * The check (`-version`) is remembered in the store by the binary's stat identity.
+   */
   binaries(): Promise<Binaries> {
-    this.binariesPromise ??= locateBinaries({ ffmpegPath: this.config.options.ffmpegPath, ffprobePath: this.config.options.ffprobePath });
+    this.binariesPromise ??= (async () => {
+      const located = await findBinary("ffmpeg", { ffmpegPath: this.config.options.ffmpegPath });
+      const memo = new StatMemo(await this.memoDir(), "ffmpeg-1", isBinary);
+      const check = async () => this.sameBuild(located) ?? checkBinary(located);
+      const [checked] = await Promise.all([memo.get(located.path, check), loadExeca()]);
+      const ffmpeg: Binary = { ...checked, ...located };
+      return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
+    })();
     return this.binariesPromise;
+  }
+
+  /**
+   * ffmpeg as described by the ffprobe build beside it, when a probe ran: one directory holds
+   * one build (distro packages, Homebrew, static builds), and a second binary start on 2 cores
+   * costs a cold run about 100 ms.
+   */
+  private sameBuild(ffmpeg: Located): Binary | undefined {
+    const build = this.probedBuild;
+    if (!build || dirname(build.ffprobe.path) !== dirname(ffmpeg.path)) return undefined;
+    const version = requireVersion(ffmpeg, build.versionText, build.configuration);
+    return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
+  }
+
+  /** ffprobe, found but not run: the first probe checks it. */
+  ffprobe(): Promise<Located> {
+    this.ffprobePromise ??= findBinary("ffprobe", { ffprobePath: this.config.options.ffprobePath });
+    return this.ffprobePromise;
   }
 
   /** The store directory; an unwritable cache costs one warning and the work goes on uncached. */
@@ -141,8 +174,7 @@ export class Engine {
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") videos.push(s.value);
       else if (!(s.reason instanceof FramecacheError)) throw s.reason;
-      // A problem of the machine (no ffmpeg) is reported once, at the first video that needed it.
-      else if (!GLOBAL_ERRORS.has(s.reason.code) || !errors.some((e) => e.code === s.reason.code)) errors.push(withLocation(s.reason, active[i]!));
+      else addError(errors, withLocation(s.reason, active[i]!));
     });
     return { videos, errors };
   }
@@ -161,7 +193,13 @@ export class Engine {
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
     const probing = this.memo(this.probes, memo, "probeMs", async () =>
-      (await this.probeMemo()).probe(path, async () => probeSource(await this.binaries(), path, { what: `${what} (${ref.src})`, loc: ref.loc })),
+      (await this.probeMemo()).get(path, async () => {
+        // A source never probed is likely a miss: load what runs ffmpeg while ffprobe works.
+        loadExeca().catch(() => undefined);
+        const { info, build } = await probeSource(await this.ffprobe(), path, { what: `${what} (${ref.src})`, loc: ref.loc });
+        this.probedBuild ??= build;
+        return info;
+      }),
     );
     const hashing =
       this.config.options.key === "content" ? this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path)) : undefined;
@@ -184,14 +222,19 @@ export class Engine {
     });
   }
 
-  /** Digests remembered in the store across runs; not in the throwaway store of an uncached run. */
+  /** Where digests, probes and binary checks are remembered across runs; none in the throwaway store of an uncached run. */
+  private async memoDir(): Promise<string | undefined> {
+    const dir = await this.storeDir();
+    return this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined;
+  }
+
   digestMemo(): Promise<DigestMemo> {
-    this.digestMemoPromise ??= this.storeDir().then((dir) => new DigestMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+    this.digestMemoPromise ??= this.memoDir().then((dir) => new DigestMemo(dir));
     return this.digestMemoPromise;
   }
 
-  probeMemo(): Promise<ProbeMemo> {
-    this.probeMemoPromise ??= this.storeDir().then((dir) => new ProbeMemo(this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined));
+  probeMemo(): Promise<StatMemo<SourceInfo>> {
+    this.probeMemoPromise ??= this.memoDir().then((dir) => new StatMemo(dir, "probe-2", isSourceInfo));
     return this.probeMemoPromise;
   }
 
@@ -359,7 +402,7 @@ export class Engine {
     const results: VideoResult[] = [];
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") results.push({ ...videos[i]!, ...s.value });
-      else if (s.reason instanceof FramecacheError) errors.push(withLocation(s.reason, videos[i]!.ref));
+      else if (s.reason instanceof FramecacheError) addError(errors, withLocation(s.reason, videos[i]!.ref));
       else throw s.reason;
     });
     this.count(compositions, results);
@@ -390,8 +433,22 @@ export class Engine {
   }
 }
 
+function isSourceInfo(value: unknown): value is SourceInfo {
+  return typeof (value as SourceInfo | undefined)?.duration === "number";
+}
+
+function isBinary(value: unknown): value is Binary {
+  const b = value as Binary | undefined;
+  return typeof b?.versionText === "string" && typeof b.banner === "string";
+}
+
 /** Problems of the machine, not of a video: reported once. */
 const GLOBAL_ERRORS = new Set(["FC_FFMPEG_MISSING", "FC_FFMPEG_TOO_OLD"]);
+
+/** A problem of the machine (no ffmpeg) is reported once, at the first video that needed it. */
+function addError(errors: FramecacheError[], error: FramecacheError): void {
+  if (!GLOBAL_ERRORS.has(error.code) || !errors.some((e) => e.code === error.code)) errors.push(error);
+}
 
 /** Media errors do not know the composition; add the reference's location. */
 export function withLocation(error: FramecacheError, ref: VideoRef): FramecacheError {

@@ -46,35 +46,41 @@ export class DigestMemo {
 }
 
 /**
- * What ffprobe said about a source, remembered beside its digest by the same stat identity,
- * so a warm run spawns neither ffprobe nor the `-version` checks that locating it costs.
- * The record name carries a schema number: a change to what a probe yields bumps it.
+ * What a slow look at a file yielded (ffprobe's answer about a source, `ffmpeg -version`'s
+ * about the binary), remembered beside the digests by the file's stat identity, so a warm
+ * run spawns neither. `kind` names the record and carries a schema number: a change to
+ * what the look yields bumps it.
  */
-export class ProbeMemo {
-  probed = 0;
+export class StatMemo<T> {
+  /** Looks taken by this memo, not remembered ones; tests and debugging read it. */
+  computed = 0;
 
-  constructor(readonly dir: string | undefined) {}
+  constructor(
+    readonly dir: string | undefined,
+    readonly kind: string,
+    private readonly valid: (value: unknown) => value is T,
+  ) {}
 
-  async probe(file: string, work: () => Promise<SourceInfo>): Promise<SourceInfo> {
-    const before = await stat(file, { bigint: true });
-    const record = this.dir && join(this.dir, `probe-${PROBE_SCHEMA}-${recordName(before)}`);
+  async get(file: string, work: () => Promise<T>): Promise<T> {
+    // A file that cannot be stat'ed is not remembered; `work` says what is wrong with it.
+    const before = await stat(file, { bigint: true }).catch(() => undefined);
+    if (!before) return work();
+    const record = this.dir && join(this.dir, `${this.kind}-${recordName(before)}`);
     if (record) {
-      const known = await readJson<{ probe?: SourceInfo }>(record);
-      if (known?.probe && typeof known.probe.duration === "number") return known.probe;
+      const known = (await readJson<{ value?: unknown }>(record))?.value;
+      if (this.valid(known)) return known;
     }
     const startedMs = Date.now();
-    const info = await work();
-    this.probed++;
+    const value = await work();
+    this.computed++;
     if (record) {
       const after = await stat(file, { bigint: true });
       const settled = recordName(after) === recordName(before) && startedMs - Number(after.mtimeMs) > RACY_MS;
-      if (settled) await writeJson(record, { probe: info, file }).catch(() => undefined);
+      if (settled) await writeJson(record, { value, file }).catch(() => undefined);
     }
-    return info;
+    return value;
   }
 }
-
-const PROBE_SCHEMA = 1;
 
 function recordName(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
   return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}`;

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName, SENTINEL } from "../core/frames.js";
 import type { FrameFormat, KeyInput } from "../core/key.js";
+import { digestFiles } from "../media/digest.js";
 
 /** The `.hf-complete` file: written last, so its presence means the entry is whole. */
 export interface Sentinel {
@@ -43,31 +43,9 @@ export async function readSentinel(entryDir: string): Promise<SentinelRead> {
   }
 }
 
-/** Frames read ahead while hashing; bounds memory to this many frames. */
-const READ_AHEAD = 8;
-
-/**
- * Digest and byte total of frames 1..count, hashed in order. A few reads run ahead of
- * the hash: one file at a time spends its time waiting (100 001 small frames: 21 s, 9 s so).
- */
-export async function digestFrames(dir: string, count: number, format: FrameFormat): Promise<{ digest: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const reads: Promise<Buffer>[] = [];
-  let next = 1;
-  const readNext = () => {
-    const read = readFile(join(dir, frameFileName(next++, format)));
-    read.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
-    reads.push(read);
-  };
-  while (next <= Math.min(count, READ_AHEAD)) readNext();
-  for (let i = 1; i <= count; i++) {
-    const frame = await reads.shift()!;
-    if (next <= count) readNext();
-    hash.update(frame);
-    bytes += frame.length;
-  }
-  return { digest: hash.digest("hex"), bytes };
+/** Digest and byte total of frames 1..count, hashed in order. */
+export function digestFrames(dir: string, count: number, format: FrameFormat): Promise<{ digest: string; bytes: number }> {
+  return digestFiles(Array.from({ length: count }, (_, i) => join(dir, frameFileName(i + 1, format))));
 }
 
 export async function exists(path: string): Promise<boolean> {
