@@ -65,6 +65,8 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
     // Frames 46… repeat frame 45 (the source ends), so they share its inode too.
     { name: "an extension past the source's end", before: { ms: 3, d: 2 }, after: { ms: 2.5, d: 3 }, linked: [16, 90] },
     { name: "png frames", before: { ms: 0.5, d: 1 }, after: { ms: 0.7, d: 1 }, linked: [1, 24], format: "png" },
+    // The missing span starts at 1.2 s, right on a keyframe: its seek must not fall a GOP back, nor miss a frame.
+    { name: "an extension whose missing span starts on a keyframe", before: { ms: 0.4, d: 0.8 }, after: { ms: 0.4, d: 1.6 }, linked: [1, 24] },
   ];
   for (const c of cases) {
     it(`${c.name}: byte-identical to a fresh extraction`, async () => {
@@ -99,6 +101,25 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
     const [expected] = await fresh([{ ms: 3.2, d: 1 }]);
     expect(hashes(second.byId.v!.entry.dir, 30, "jpg")).toEqual(expected);
     expect(readFrameNumbers(second.byId.v!.entry.dir).slice(-2)).toEqual([119, 119]);
+  });
+
+  it("from a 24 fps source at 30 fps: same-start spans are reused, other starts are not (the fps filter's rounding differs)", async () => {
+    // A keyframe every 0.25 s, so some spans start right on one.
+    source = makeCodedVideo(join(dir, "src24.mp4"), { seconds: 3, fps: 24, codec: ["-c:v", "libx264", "-preset", "veryfast", "-g", "6", "-pix_fmt", "yuv420p"] });
+    for (const [before, after, reused] of [
+      [{ ms: 0, d: 1 }, { ms: 0, d: 2 }, true],
+      [{ ms: 0.5, d: 1 }, { ms: 0.5, d: 1.9 }, true],
+      // 0.8 s apart is 24 output frames, but 19.2 source frames: reusing would show other frames at rounding ties.
+      [{ ms: 1, d: 1 }, { ms: 0.2, d: 1.8 }, false],
+    ] as [Window, Window, boolean][]) {
+      const root = project(`rate-${before.ms}-${after.ms}`);
+      const first = (await runEngine(root, [tag("v", before)], { dataFps: 30 })).byId.v!.entry;
+      const second = (await runEngine(root, [tag("v", after)], { dataFps: 30 })).byId.v!.entry;
+      const [expected] = await fresh([after]);
+      expect(hashes(second.dir, second.frames, "jpg"), JSON.stringify(after)).toEqual(expected);
+      const old = new Set(inodes(first.dir, first.frames, "jpg"));
+      expect(inodes(second.dir, second.frames, "jpg").some((ino) => old.has(ino)), JSON.stringify(after)).toBe(reused);
+    }
   });
 
   it("does not reuse frames that do not line up, and still extracts them right", async () => {

@@ -17,6 +17,8 @@ export interface SourceInfo {
   startOffset: number;
   /** ffmpeg's input `-ss` lands exactly in this container (not so in MPEG-TS/PS and raw streams). */
   seekable: boolean;
+  /** The stream's base rate (ffprobe's `r_frame_rate`), when known. */
+  frameRate?: Rational;
   variableFrameRate: boolean;
   alpha: boolean;
   hdr: boolean;
@@ -66,6 +68,14 @@ export interface Task {
   format: FrameFormat;
   frameCount: number;
   variableFrameRate: boolean;
+  /**
+   * Every source frame sits on one of this task's output ticks (a constant-rate source at
+   * exactly the output rate, the media start on a source frame), so frames taken from a
+   * window with another media start, whole ticks away, are the frames this one would get.
+   * Otherwise some source frames fall near the fps filter's rounding boundary, where the
+   * media start's own rounding decides between two frames.
+   */
+  framesOnTicks: boolean;
   quality: number;
   width?: number;
   height?: number;
@@ -124,6 +134,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     format,
     frameCount: frameCount(span, settings.fps, info.variableFrameRate),
     variableFrameRate: info.variableFrameRate,
+    framesOnTicks: framesOnTicks(info, settings.fps, ref.mediaStart),
     quality: settings.quality,
     width: settings.width,
     height: settings.height,
@@ -131,6 +142,16 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     tonemap,
     decoder: info.decoder,
   };
+}
+
+/** A tenth of a frame either way still rounds to the same tick, whatever the media start's rounding. */
+const ON_TICK = 0.1;
+
+function framesOnTicks(info: SourceInfo, fps: Rational, mediaStart: Micros): boolean {
+  const rate = info.frameRate;
+  if (info.variableFrameRate || !rate || rate.num * fps.den !== fps.num * rate.den) return false;
+  const frames = (mediaStart * rate.num) / (1e6 * rate.den);
+  return Math.abs(frames - Math.round(frames)) < ON_TICK;
 }
 
 /** ffmpeg's `scale=w:-2` (or `-2:h`): the other side keeps the aspect, rounded to an even number. */

@@ -40,16 +40,21 @@ export function frameOffset(from: Micros, to: Micros, fps: Rational): number | u
   return framesAt(to - from, fps);
 }
 
+/** What a new extraction is, for reuse: its key input, media start, frame count, rate, and `Task.framesOnTicks`. */
+export type ReuseTarget = Pick<Task, "input" | "mediaStart" | "frameCount" | "fps" | "framesOnTicks">;
+
 /**
- * Which frames of a new extraction (media start `start`, `frames` frames) a donor holds.
- * Only frames ffmpeg really wrote are taken: a frame the donor repeats because the source
- * ended is a real frame of nothing. Undefined when nothing lines up or overlaps.
+ * Which frames of a new extraction a donor holds. A donor with another media start only
+ * counts when the frames sit on ticks (`Task.framesOnTicks`). Only frames ffmpeg really
+ * wrote are taken: a frame the donor repeats because the source ended is a real frame of
+ * nothing. Undefined when nothing lines up or overlaps.
  */
-export function planReuse(input: KeyInput, start: Micros, frames: number, fps: Rational, donor: Donor): ReusePlan | undefined {
+export function planReuse(target: ReuseTarget, donor: Donor): ReusePlan | undefined {
+  const { input, mediaStart: start, frameCount: frames, fps } = target;
   if (!sameFrames(input, donor.input) || donor.written < 1) return undefined;
   // New frame i is donor frame i + offset: a donor that starts later is behind by its lead.
   const lead = frameOffset(start, toMicros(donor.input.ms), fps);
-  if (lead === undefined) return undefined;
+  if (lead === undefined || (lead !== 0 && !target.framesOnTicks)) return undefined;
   const offset = 0 - lead || 0;
   const lo = Math.max(1, 1 - offset);
   const hi = Math.min(frames, donor.written - offset);
@@ -63,10 +68,10 @@ export function planReuse(input: KeyInput, start: Micros, frames: number, fps: R
 }
 
 /** The plan that extracts the fewest frames; undefined when no donor helps. */
-export function bestReuse(input: KeyInput, start: Micros, frames: number, fps: Rational, donors: Donor[]): ReusePlan | undefined {
+export function bestReuse(target: ReuseTarget, donors: Donor[]): ReusePlan | undefined {
   let best: ReusePlan | undefined;
   for (const donor of donors) {
-    const plan = planReuse(input, start, frames, fps, donor);
+    const plan = planReuse(target, donor);
     if (plan && (!best || plan.reuse.count > best.reuse.count)) best = plan;
   }
   return best;
@@ -100,7 +105,8 @@ export function sharedDecodes(tasks: Task[]): SharedDecode[] {
     };
     for (const task of [...same].sort((a, b) => a.mediaStart - b.mediaStart)) {
       const offset = base ? frameOffset(base.mediaStart, task.mediaStart, task.fps) : undefined;
-      if (base && offset !== undefined && offset <= end) {
+      const lines = offset === 0 || (base?.framesOnTicks && task.framesOnTicks);
+      if (base && offset !== undefined && lines && offset <= end) {
         members.push(task);
         end = Math.max(end, offset + task.frameCount);
         continue;

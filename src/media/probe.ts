@@ -1,5 +1,6 @@
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
+import type { Rational } from "../core/time.js";
 import { cannotRun, requireVersion, type Located } from "./binaries.js";
 import { query, type QueryResult } from "./query.js";
 
@@ -96,6 +97,7 @@ export async function probeSource(
     startTime: streamStart ?? containerStart,
     startOffset,
     seekable: !(parsed?.format?.format_name ?? "").split(",").some((name) => INEXACT_SEEK.has(name)),
+    frameRate: rational(stream.r_frame_rate),
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
@@ -138,6 +140,12 @@ function parseJson(text: unknown): ProbeOutput | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `30000/1001` as a fraction; undefined for ffprobe's `0/0` (unknown). */
+function rational(text: string | undefined): Rational | undefined {
+  const [num = 0, den = 0] = (text ?? "").split("/").map(Number);
+  return Number.isInteger(num) && Number.isInteger(den) && num > 0 && den > 0 ? { num, den } : undefined;
 }
 
 function rate(text: string | undefined): number {

@@ -234,7 +234,7 @@ export class Engine {
   }
 
   probeMemo(): Promise<StatMemo<SourceInfo>> {
-    this.probeMemoPromise ??= this.memoDir().then((dir) => new StatMemo(dir, "probe-2", isSourceInfo));
+    this.probeMemoPromise ??= this.memoDir().then((dir) => new StatMemo(dir, "probe-3", isSourceInfo));
     return this.probeMemoPromise;
   }
 
@@ -263,6 +263,8 @@ export class Engine {
     for (;;) {
       const hit = await lookupEntry(store, task);
       if (hit) return { entry: hit, cache: "hit" };
+      // A miss will likely run ffmpeg: load what runs it while the remote and the lock are asked.
+      loadExeca().catch(() => undefined);
       // Shared cache: between the local store and ffmpeg (DESIGN §6).
       const fetched = await this.remote?.fetch(task, store, signal);
       if (fetched) return { entry: fetched, cache: "remote-hit" };
@@ -314,7 +316,7 @@ export class Engine {
     const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
     const options = { signal, onProgress, timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout) };
     const donors = [...this.shared, ...(await storeDonors(store, task))];
-    const plan = bestReuse(task.input, task.mediaStart, task.frameCount, task.fps, donors);
+    const plan = bestReuse(task, donors);
     if (plan) {
       try {
         return await assembleFrames(binaries, task, dir, plan, options);
