@@ -49,7 +49,7 @@ export interface FramecacheOptions {
   key?: KeyMode;
   /** LRU budget of the store, in bytes or as `"5GB"`. @default "5GB" */
   maxCacheSize?: number | string;
-  /** ffmpeg processes at once. @default max(1, floor(cores / 2)) */
+  /** ffmpeg processes at once. @default max(2, floor(cores / 2)) */
   concurrency?: number;
   /** Shared cache over the Turborepo remote cache API. @default off, or from FRAMECACHE_REMOTE_* env */
   remote?: RemoteOptions | false;
@@ -137,7 +137,7 @@ export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.Proc
     cacheDir: resolveCacheDir(options.cacheDir, env),
     key,
     maxCacheSize,
-    concurrency: positiveInt("concurrency", options.concurrency, 256) ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    concurrency: positiveInt("concurrency", options.concurrency, 256) ?? defaultConcurrency(availableParallelism()),
     remote: resolveRemote(options.remote, env),
     report,
     timeout: positiveInt("timeout", options.timeout, MAX_TIMEOUT_MS),
@@ -187,4 +187,13 @@ function isHttpUrl(value: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Half the cores, but at least two: one ffmpeg leaves cores idle while it starts up and while
+ * it writes frames. On 2 cores, two at once ran twelve short clips in 0.81 of the time one at
+ * a time took, and two 8 s 1080p clips in 0.94.
+ */
+export function defaultConcurrency(cores: number): number {
+  return Math.max(2, Math.floor(cores / 2));
 }
