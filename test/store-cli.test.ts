@@ -269,7 +269,7 @@ describe("content keys", () => {
     setAge(join(dir, "media/clip.mp4"), 24 * HOUR);
     await framecache(["extract", "index.html"]);
     const all = readdirSync(join(cache, ".digests"));
-    const records = all.filter((n) => /^\d/.test(n));
+    const records = all.filter((n) => n.startsWith("sha256-"));
     expect(records).toHaveLength(1);
     // Probes and ffmpeg's check are remembered too: a warm run spawns nothing, so it never even looks for ffmpeg.
     expect(all.filter((n) => n.startsWith("probe-"))).toHaveLength(1);
@@ -279,7 +279,7 @@ describe("content keys", () => {
     expect(warm.out).toMatchObject({ cacheHits: 3, cacheMisses: 0 });
     // Prove the record is what the next process reads: poison it, and the keys change.
     const record = join(cache, ".digests", records[0]!);
-    writeFileSync(record, JSON.stringify({ sha256: "0".repeat(64) }));
+    writeFileSync(record, JSON.stringify({ value: "0".repeat(64) }));
     const poisoned = await json(["extract", "index.html"]);
     expect(poisoned.out).toMatchObject({ cacheHits: 0, cacheMisses: 3 });
     // A change to the file (new mtime) is a new record, hashed from the bytes: back to the real entries.

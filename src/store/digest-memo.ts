@@ -1,55 +1,24 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { SourceInfo } from "../core/plan.js";
 import { digestFile } from "../media/digest.js";
 
 /** The memo's folder inside the store; its name cannot be mistaken for an entry. */
 export const DIGEST_MEMO_DIR = ".digests";
 
 /**
- * A modification within this long of hashing might share the mtime the hash saw
- * (coarse-mtime filesystems), so such digests are not remembered across runs.
+ * A modification within this long of a look might share the mtime it saw
+ * (coarse-mtime filesystems), so what it found is not remembered across runs.
  */
 const RACY_MS = 2000;
 
 /**
- * Content digests of source files, remembered on disk by (device, inode, size, mtime),
- * so an unchanged file is hashed once, not once per process. One small file per
- * record, written under a private name and renamed into place, so concurrent
- * processes never see half a record and never lose each other's.
- */
-export class DigestMemo {
-  /** Files hashed by this memo; tests and debugging read it. */
-  hashed = 0;
-
-  /** `dir` undefined: hash every time (no store to remember in). */
-  constructor(readonly dir: string | undefined) {}
-
-  async digest(file: string, signal?: AbortSignal): Promise<string> {
-    const before = await stat(file, { bigint: true });
-    const record = this.dir && join(this.dir, recordName(before));
-    if (record) {
-      const known = await readRecord(record);
-      if (known) return known;
-    }
-    const startedMs = Date.now();
-    const digest = await digestFile(file, signal);
-    this.hashed++;
-    if (record) {
-      const after = await stat(file, { bigint: true });
-      const settled = recordName(after) === recordName(before) && startedMs - Number(after.mtimeMs) > RACY_MS;
-      if (settled) await writeRecord(record, digest, file).catch(() => undefined);
-    }
-    return digest;
-  }
-}
-
-/**
- * What a slow look at a file yielded (ffprobe's answer about a source, `ffmpeg -version`'s
- * about the binary), remembered beside the digests by the file's stat identity, so a warm
- * run spawns neither. `kind` names the record and carries a schema number: a change to
- * what the look yields bumps it.
+ * What a slow look at a file yielded (its sha256, ffprobe's answer about a source,
+ * `ffmpeg -version`'s about the binary), remembered on disk by the file's (device, inode,
+ * size, mtime), so an unchanged file is looked at once, not once per process, and a warm
+ * run spawns nothing. One small file per record, written under a private name and renamed
+ * into place, so concurrent processes never see half a record and never lose each other's.
+ * `kind` names the record and carries a schema number: a change to what a look yields bumps it.
  */
 export class StatMemo<T> {
   /** Looks taken by this memo, not remembered ones; tests and debugging read it. */
@@ -82,13 +51,24 @@ export class StatMemo<T> {
   }
 }
 
-function recordName(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
-  return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}`;
+/** Content digests (sha256 hex) of source files: a file is hashed once, not once per process. */
+export class DigestMemo extends StatMemo<string> {
+  constructor(dir: string | undefined) {
+    super(dir, "sha256", (value): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value));
+  }
+
+  /** Files hashed by this memo, not remembered; tests and debugging read it. */
+  get hashed(): number {
+    return this.computed;
+  }
+
+  digest(file: string, signal?: AbortSignal): Promise<string> {
+    return this.get(file, () => digestFile(file, signal));
+  }
 }
 
-async function readRecord(path: string): Promise<string | undefined> {
-  const sha256 = (await readJson<{ sha256?: unknown }>(path))?.sha256;
-  return typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : undefined;
+function recordName(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
+  return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}`;
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {
@@ -101,10 +81,6 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function writeRecord(path: string, sha256: string, file: string): Promise<void> {
-  return writeJson(path, { sha256, file });
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {
