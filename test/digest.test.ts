@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { digestFile, digestFiles } from "../src/media/digest.js";
+import { digestFile, digestFiles, digestFollowing } from "../src/media/digest.js";
 import { tempDir } from "./helpers/media.js";
 
 let dir: string;
@@ -29,4 +31,31 @@ it("digests files in order, more of them than it reads ahead, some larger than a
   expect(await digestFiles(paths)).toEqual({ digest: sha256(...parts), bytes: parts.reduce((n, p) => n + p.length, 0) });
   expect(await digestFiles([])).toEqual({ digest: sha256(), bytes: 0 });
   await expect(digestFiles([...paths, join(dir, "missing")])).rejects.toThrow(/ENOENT/);
+});
+
+it("hashes ffmpeg's frames while it writes them, to the digest of the finished files", async () => {
+  const frame = (i: number) => join(dir, `f_${String(i).padStart(5, "0")}.png`);
+  // -re paces ffmpeg at the source's rate, so most frames are hashed while it still runs.
+  const writing = promisify(execFile)("ffmpeg", ["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-frames:v", "30", join(dir, "f_%05d.png")]);
+  const following = await digestFollowing(frame, 30, writing);
+  expect(following).toEqual(await digestFiles(Array.from({ length: 30 }, (_, i) => frame(i + 1))));
+});
+
+it("hashes again from disk when a file changed after it was hashed", async () => {
+  const frame = (i: number) => join(dir, `f${i}`);
+  writeFileSync(frame(1), "one");
+  writeFileSync(frame(2), "two");
+  let finish!: () => void;
+  const writing = new Promise<void>((resolve) => (finish = resolve));
+  const following = digestFollowing(frame, 3, writing);
+  // Time for the follower to hash file 1 (it polls every 20 ms), then break the writer's promise to it.
+  await new Promise((r) => setTimeout(r, 300));
+  appendFileSync(frame(1), " and more");
+  writeFileSync(frame(3), "three");
+  finish();
+  expect(await following).toEqual({ digest: sha256(Buffer.from("one and more"), Buffer.from("two"), Buffer.from("three")), bytes: 20 });
+});
+
+it("fails as the writer fails", async () => {
+  await expect(digestFollowing((i) => join(dir, `none${i}`), 3, Promise.reject(new Error("ffmpeg failed")))).rejects.toThrow("ffmpeg failed");
 });

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { createHash, type Hash } from "node:crypto";
+import { open, stat } from "node:fs/promises";
 
 /**
  * Reads go into buffers allocated once and reused: a fresh buffer per read costs a page
@@ -34,9 +34,59 @@ export async function digestFile(file: string, signal?: AbortSignal): Promise<st
   return hash.digest("hex");
 }
 
+export interface FilesDigest {
+  /** sha256 hex over the files' bytes, in order. */
+  digest: string;
+  bytes: number;
+}
+
 /** sha256 hex over the files' bytes in order, and their total size; several are read ahead of the hash. */
-export async function digestFiles(paths: readonly string[]): Promise<{ digest: string; bytes: number }> {
+export async function digestFiles(paths: readonly string[]): Promise<FilesDigest> {
   const hash = createHash("sha256");
+  const bytes = await hashFiles(hash, paths);
+  return { digest: hash.digest("hex"), bytes };
+}
+
+/** How often a follower looks for the writer's next file. */
+const FOLLOW_POLL_MS = 20;
+
+/**
+ * The digest of files 1…`count` (`pathOf(i)`) that a writer such as ffmpeg's image2 muxer is
+ * still writing one after another: file i is hashed once file i + 1 exists, because the writer
+ * closed i before opening it; the rest once `writing` settles. Hashing so beside the writer
+ * spares the wait after it (0.17 ms a frame on the bench machine). The sizes read are checked
+ * against the files at the end; should any differ, everything is hashed again from disk.
+ */
+export async function digestFollowing(pathOf: (i: number) => string, count: number, writing: Promise<unknown>): Promise<FilesDigest> {
+  const hash = createHash("sha256");
+  const slot = { buffer: Buffer.allocUnsafe(2 ** 20) };
+  const sizes: number[] = [];
+  let done = false;
+  writing.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  let bytes = 0;
+  while (!done && sizes.length < count - 1) {
+    if (await exists(pathOf(sizes.length + 2))) {
+      const data = await readWhole(pathOf(sizes.length + 1), slot);
+      hash.update(data);
+      bytes += data.length;
+      sizes.push(data.length);
+    } else {
+      await Promise.race([new Promise((r) => setTimeout(r, FOLLOW_POLL_MS)), writing.catch(() => undefined)]);
+    }
+  }
+  await writing;
+  const rest = Array.from({ length: count - sizes.length }, (_, i) => pathOf(sizes.length + i + 1));
+  bytes += await hashFiles(hash, rest);
+  const unchanged = await Promise.all(sizes.map(async (size, i) => (await stat(pathOf(i + 1))).size === size));
+  if (!unchanged.every(Boolean)) return digestFiles(Array.from({ length: count }, (_, i) => pathOf(i + 1)));
+  return { digest: hash.digest("hex"), bytes };
+}
+
+/** Feed the files to `hash` in order, several read ahead; returns their total size. */
+async function hashFiles(hash: Hash, paths: readonly string[]): Promise<number> {
   const slots = Array.from({ length: Math.min(FILES_AHEAD, paths.length) }, () => ({ buffer: Buffer.allocUnsafe(2 ** 20) }));
   const reads: Promise<Buffer>[] = [];
   let hashed = 0;
@@ -56,7 +106,14 @@ export async function digestFiles(paths: readonly string[]): Promise<{ digest: s
     hashed++;
     if (hashed + reads.length < paths.length) readNext();
   }
-  return { digest: hash.digest("hex"), bytes };
+  return bytes;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A whole file into the slot's buffer, which grows to fit; valid until the slot is used again. */

@@ -1,31 +1,31 @@
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
-import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
-import { planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
+import { frameFileName } from "../core/frames.js";
+import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
+import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
+import { bestReuse, segmentCount, sharedDecodes, type Donor, type SharedDecode } from "../core/spans.js";
 import type { Rational } from "../core/time.js";
-import { checkBinary, ffmpegFeatures, findBinary, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
+import type { Binaries } from "../media/binaries.js";
+import { digestFollowing } from "../media/digest.js";
 import { loadExeca } from "../media/execa.js";
 import { extractFrames } from "../media/extract.js";
-import { probeSource, type ProbeBuild } from "../media/probe.js";
-import { openRemote, type RemoteCache } from "../store/remote/client.js";
-import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
 import { tryLock, waitForLock } from "../store/lock.js";
-import { lookupEntry, openStore, partialDir, publishEntry, type StoredEntry } from "../store/store.js";
-import { bestReuse, segmentCount, type Donor } from "../core/spans.js";
-import { sharedDecodes, type SharedDecode } from "../core/spans.js";
-import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
+import { openRemote, type RemoteCache } from "../store/remote/client.js";
+import { lookupEntry, openStore, partialDir, publishEntry, type Produced, type StoredEntry } from "../store/store.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
 import type { ExtractionProgress } from "./progress.js";
 import { emptyReport, timed, type Report } from "./report.js";
+import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
+import { SourceFacts } from "./sources.js";
 
 export type CacheOutcome = "hit" | "miss" | "remote-hit";
 
@@ -63,16 +63,9 @@ export interface EngineOptions extends ProjectPaths {
 export class Engine {
   readonly report: Report = emptyReport();
   readonly logger: DedupedLogger;
-  private binariesPromise?: Promise<Binaries>;
-  private ffprobePromise?: Promise<Located>;
-  /** The ffprobe build the first probe reported, if one ran. */
-  private probedBuild?: ProbeBuild;
   private storePromise?: Promise<string>;
   private temporaryStore?: string;
-  private readonly probes = new Map<string, Promise<SourceInfo>>();
-  private readonly digests = new Map<string, Promise<string>>();
-  private digestMemoPromise?: Promise<DigestMemo>;
-  private probeMemoPromise?: Promise<StatMemo<SourceInfo>>;
+  private readonly facts: SourceFacts;
   /** Entries this engine extracted, and how many of them the last GC had seen. */
   private extracted = 0;
   private extractedAtLastGc = 0;
@@ -86,40 +79,16 @@ export class Engine {
     this.logger = dedupeWarnings(config.logger);
     this.limit = pLimit(config.options.concurrency);
     this.remote = openRemote(config.options, this.logger, this.report);
+    // Remembered in the store, but not in the throwaway store of an uncached run.
+    this.facts = new SourceFacts(config.options, async () => {
+      const dir = await this.storeDir();
+      return this.cached ? dir : undefined;
+    }, this.report);
   }
 
-  /**
-   * ffmpeg, checked, and execa loaded for running it: both are needed before the first extraction.
-   * The check (`-version`) is remembered in the store by the binary's stat identity.
-   */
+  /** ffmpeg, checked, and what its build can do. */
   binaries(): Promise<Binaries> {
-    this.binariesPromise ??= (async () => {
-      const located = await findBinary("ffmpeg", { ffmpegPath: this.config.options.ffmpegPath });
-      const memo = new StatMemo(await this.memoDir(), "ffmpeg-1", isBinary);
-      const check = async () => this.sameBuild(located) ?? checkBinary(located);
-      const [checked] = await Promise.all([memo.get(located.path, check), loadExeca()]);
-      const ffmpeg: Binary = { ...checked, ...located };
-      return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
-    })();
-    return this.binariesPromise;
-  }
-
-  /**
-   * ffmpeg as described by the ffprobe build beside it, when a probe ran: one directory holds
-   * one build (distro packages, Homebrew, static builds), and a second binary start on 2 cores
-   * costs a cold run about 100 ms.
-   */
-  private sameBuild(ffmpeg: Located): Binary | undefined {
-    const build = this.probedBuild;
-    if (!build || dirname(build.ffprobe.path) !== dirname(ffmpeg.path)) return undefined;
-    const version = requireVersion(ffmpeg, build.versionText, build.configuration);
-    return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
-  }
-
-  /** ffprobe, found but not run: the first probe checks it. */
-  ffprobe(): Promise<Located> {
-    this.ffprobePromise ??= findBinary("ffprobe", { ffprobePath: this.config.options.ffprobePath });
-    return this.ffprobePromise;
+    return this.facts.binaries();
   }
 
   /** The store directory; an unwritable cache costs one warning and the work goes on uncached. */
@@ -192,17 +161,8 @@ export class Engine {
     const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
-    const probing = this.memo(this.probes, memo, "probeMs", async () =>
-      (await this.probeMemo()).get(path, async () => {
-        // A source never probed is likely a miss: load what runs ffmpeg while ffprobe works.
-        loadExeca().catch(() => undefined);
-        const { info, build } = await probeSource(await this.ffprobe(), path, { what: `${what} (${ref.src})`, loc: ref.loc });
-        this.probedBuild ??= build;
-        return info;
-      }),
-    );
-    const hashing =
-      this.config.options.key === "content" ? this.memo(this.digests, memo, "hashMs", async () => (await this.digestMemo()).digest(path)) : undefined;
+    const probing = this.facts.probe(path, memo, { what: `${what} (${ref.src})`, loc: ref.loc });
+    const hashing = this.config.options.key === "content" ? this.facts.digest(path, memo) : undefined;
     hashing?.catch(() => undefined); // a probe failure is the one reported
     const info = await probing;
     if (hashing) identity.digest = await hashing;
@@ -220,32 +180,6 @@ export class Engine {
       height: o.height,
       keyMode: o.key,
     });
-  }
-
-  /** Where digests, probes and binary checks are remembered across runs; none in the throwaway store of an uncached run. */
-  private async memoDir(): Promise<string | undefined> {
-    const dir = await this.storeDir();
-    return this.cached ? join(dir, DIGEST_MEMO_DIR) : undefined;
-  }
-
-  digestMemo(): Promise<DigestMemo> {
-    this.digestMemoPromise ??= this.memoDir().then((dir) => new DigestMemo(dir));
-    return this.digestMemoPromise;
-  }
-
-  probeMemo(): Promise<StatMemo<SourceInfo>> {
-    this.probeMemoPromise ??= this.memoDir().then((dir) => new StatMemo(dir, "probe-3", isSourceInfo));
-    return this.probeMemoPromise;
-  }
-
-  private memo<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
-    let found = map.get(key);
-    if (!found) {
-      found = timed(this.report, phase, work);
-      map.set(key, found);
-      found.catch(() => map.delete(key));
-    }
-    return found;
   }
 
   /** A complete entry for the task: from the store, else extracted once however many callers ask. */
@@ -312,7 +246,7 @@ export class Engine {
     dir: string,
     signal?: AbortSignal,
     progress?: ReturnType<ExtractionProgress["begin"]>,
-  ): Promise<number> {
+  ): Promise<Produced> {
     const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
     const options = { signal, onProgress, timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout) };
     const donors = [...this.shared, ...(await storeDonors(store, task))];
@@ -328,7 +262,11 @@ export class Engine {
     }
     const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency);
     if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
-    return extractFrames(binaries, task, dir, options);
+    // One pass writes frames in order: they are hashed as they come, not after.
+    const extracting = extractFrames(binaries, task, dir, options);
+    const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
+    const [written, digest] = await Promise.all([extracting, digesting]);
+    return { written, digest };
   }
 
   /**
@@ -433,15 +371,6 @@ export class Engine {
       if (c.scan.scriptsCreateVideo) r.compositionsWithScriptedVideo++;
     }
   }
-}
-
-function isSourceInfo(value: unknown): value is SourceInfo {
-  return typeof (value as SourceInfo | undefined)?.duration === "number";
-}
-
-function isBinary(value: unknown): value is Binary {
-  const b = value as Binary | undefined;
-  return typeof b?.versionText === "string" && typeof b.banner === "string";
 }
 
 /** Problems of the machine, not of a video: reported once. */

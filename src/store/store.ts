@@ -6,6 +6,7 @@ import { frameFileName, frameIndex, SENTINEL } from "../core/frames.js";
 import { fpsValue } from "../core/time.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
+import type { FilesDigest } from "../media/digest.js";
 import { digestFrames, exists, readSentinel, type Sentinel } from "./sentinel.js";
 
 export interface StoredEntry {
@@ -63,22 +64,22 @@ async function legacyEntry(dir: string, task: Task): Promise<StoredEntry | undef
   return { name: task.entry, dir, frames: names.length, bytes: sizes.reduce((a, b) => a + b, 0), format: task.format };
 }
 
+/** What a producer reports: frames ffmpeg really wrote, and the frames' digest if it hashed them as they came. */
+export type Produced = number | void | { written: number; digest: FilesDigest };
+
 /**
  * Produce an entry atomically: `produce` writes frames into a private partial
  * directory, the sentinel is written last, and one rename publishes it. If another
  * writer published first, its entry is adopted and ours discarded. `produce` may return
  * how many frames ffmpeg really wrote; the sentinel records it for later reuse.
  */
-export async function publishEntry(
-  storeDir: string,
-  task: Task,
-  produce: (partialDir: string) => Promise<number | void>,
-): Promise<StoredEntry> {
+export async function publishEntry(storeDir: string, task: Task, produce: (partialDir: string) => Promise<Produced>): Promise<StoredEntry> {
   const partial = partialDir(storeDir, task.entry);
   try {
     await mkdir(partial, { recursive: true });
-    const written = await produce(partial);
-    const { digest, bytes } = await digestFrames(partial, task.frameCount, task.format);
+    const produced = await produce(partial);
+    const written = typeof produced === "object" ? produced.written : produced;
+    const { digest, bytes } = typeof produced === "object" ? produced.digest : await digestFrames(partial, task.frameCount, task.format);
     const sentinel: Sentinel = {
       key: task.key,
       input: task.input,

@@ -1,0 +1,113 @@
+import { dirname, join } from "node:path";
+import type { SourceLocation } from "../core/errors.js";
+import type { SourceInfo } from "../core/plan.js";
+import { checkBinary, ffmpegFeatures, findBinary, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
+import { loadExeca } from "../media/execa.js";
+import { probeSource, type ProbeBuild } from "../media/probe.js";
+import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
+import { timed, type Report } from "./report.js";
+
+/**
+ * What the engine learns about files by running something: ffmpeg and ffprobe, each source's
+ * probe and content digest. Each is memoised for the engine's lifetime and remembered in the
+ * store's `.digests/` across runs, so a warm run spawns nothing and a dev server pays once.
+ */
+export class SourceFacts {
+  private binariesPromise?: Promise<Binaries>;
+  private ffprobePromise?: Promise<Located>;
+  /** The ffprobe build the first probe reported, if one ran. */
+  private probedBuild?: ProbeBuild;
+  private memos?: Promise<{ probes: StatMemo<SourceInfo>; digests: DigestMemo; binaries: StatMemo<Binary> }>;
+  private readonly probes = new Map<string, Promise<SourceInfo>>();
+  private readonly digests = new Map<string, Promise<string>>();
+
+  /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
+  constructor(
+    private readonly options: { ffmpegPath?: string; ffprobePath?: string },
+    private readonly memoDir: () => Promise<string | undefined>,
+    private readonly report: Report,
+  ) {}
+
+  /**
+   * ffmpeg, checked, and execa loaded for running it: both are needed before the first extraction.
+   * The check is remembered in the store by the binary's stat identity.
+   */
+  binaries(): Promise<Binaries> {
+    this.binariesPromise ??= (async () => {
+      const located = await findBinary("ffmpeg", { ffmpegPath: this.options.ffmpegPath });
+      const { binaries } = await this.memo();
+      const check = async () => this.sameBuild(located) ?? checkBinary(located);
+      const [checked] = await Promise.all([binaries.get(located.path, check), loadExeca()]);
+      const ffmpeg: Binary = { ...checked, ...located };
+      return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
+    })();
+    return this.binariesPromise;
+  }
+
+  /** ffprobe, found but not run: the first probe checks it. */
+  ffprobe(): Promise<Located> {
+    this.ffprobePromise ??= findBinary("ffprobe", { ffprobePath: this.options.ffprobePath });
+    return this.ffprobePromise;
+  }
+
+  /** The source's probe; `identity` changes when the file does (path, size, mtime). */
+  probe(path: string, identity: string, label: { what: string; loc?: SourceLocation }): Promise<SourceInfo> {
+    return this.once(this.probes, identity, "probeMs", async () =>
+      (await this.memo()).probes.get(path, async () => {
+        // A source never probed is likely a miss: load what runs ffmpeg while ffprobe works.
+        loadExeca().catch(() => undefined);
+        const { info, build } = await probeSource(await this.ffprobe(), path, label);
+        this.probedBuild ??= build;
+        return info;
+      }),
+    );
+  }
+
+  /** The source's sha256; `identity` as for `probe`. */
+  digest(path: string, identity: string): Promise<string> {
+    return this.once(this.digests, identity, "hashMs", async () => (await this.memo()).digests.digest(path));
+  }
+
+  /**
+   * ffmpeg as described by the ffprobe build beside it, when a probe ran: one directory holds
+   * one build (distro packages, Homebrew, static builds), and a second binary start on 2 cores
+   * costs a cold run about 100 ms.
+   */
+  private sameBuild(ffmpeg: Located): Binary | undefined {
+    const build = this.probedBuild;
+    if (!build || dirname(build.ffprobe.path) !== dirname(ffmpeg.path)) return undefined;
+    const version = requireVersion(ffmpeg, build.versionText, build.configuration);
+    return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
+  }
+
+  private memo(): Promise<{ probes: StatMemo<SourceInfo>; digests: DigestMemo; binaries: StatMemo<Binary> }> {
+    this.memos ??= this.memoDir().then((dir) => {
+      const memoDir = dir && join(dir, DIGEST_MEMO_DIR);
+      return {
+        probes: new StatMemo(memoDir, "probe-3", isSourceInfo),
+        digests: new DigestMemo(memoDir),
+        binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
+      };
+    });
+    return this.memos;
+  }
+
+  private once<T>(map: Map<string, Promise<T>>, key: string, phase: "probeMs" | "hashMs", work: () => Promise<T>): Promise<T> {
+    let found = map.get(key);
+    if (!found) {
+      found = timed(this.report, phase, work);
+      map.set(key, found);
+      found.catch(() => map.delete(key));
+    }
+    return found;
+  }
+}
+
+function isSourceInfo(value: unknown): value is SourceInfo {
+  return typeof (value as SourceInfo | undefined)?.duration === "number";
+}
+
+function isBinary(value: unknown): value is Binary {
+  const b = value as Binary | undefined;
+  return typeof b?.versionText === "string" && typeof b.banner === "string";
+}
