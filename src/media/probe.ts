@@ -47,14 +47,14 @@ export interface ProbeBuild {
  * ffprobe's check: one that does not run, or is too old, fails here with the fix.
  */
 export async function probeSource(
-  ffprobePath: Located,
+  binary: Located,
   file: string,
   label: { what: string; loc?: SourceLocation },
   signal?: AbortSignal,
 ): Promise<{ info: SourceInfo; build?: ProbeBuild }> {
   const entries =
     "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
-  const result = await ffprobe(ffprobePath, file, ["-show_program_version", "-show_entries", entries], signal);
+  const result = await ffprobe(binary, file, ["-show_program_version", "-show_entries", entries], signal);
   if (result.canceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   if (result.timedOut) {
     throw new FramecacheError("FC_FFMPEG_TIMEOUT", `probing ${label.what} took longer than ${PROBE_TIMEOUT_MS} ms; ffprobe was killed`, {
@@ -64,8 +64,8 @@ export async function probeSource(
   }
   const parsed = result.exitCode === 0 ? parseJson(result.stdout) : undefined;
   const version = parsed?.program_version?.version;
-  if (version) requireVersion(ffprobePath, version, "");
-  const build = version ? { ffprobe: ffprobePath, versionText: version, configuration: parsed?.program_version?.configuration ?? "" } : undefined;
+  if (version) requireVersion(binary, version, "");
+  const build = version ? { ffprobe: binary, versionText: version, configuration: parsed?.program_version?.configuration ?? "" } : undefined;
   const stream = parsed?.streams?.[0];
   // ffmpeg's -ss counts from the container's start; a media start counts from the first video frame.
   const streamStart = firstFinite(stream?.start_time);
@@ -78,7 +78,7 @@ export async function probeSource(
       stream?.duration,
       stream?.tags?.DURATION && hms(stream.tags.DURATION) - (streamStart ?? 0),
       parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
-    ) ?? (stream ? await measureDuration(ffprobePath, file, streamStart ?? containerStart, signal) : undefined);
+    ) ?? (stream ? await measureDuration(binary, file, streamStart ?? containerStart, signal) : undefined);
   if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
     const failed = result.error?.signal ? `ffprobe crashed (${result.error.signal})` : (String(result.stderr ?? "") || "ffprobe failed").split("\n")[0];
     const why = result.exitCode !== 0 ? failed : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
@@ -88,8 +88,10 @@ export async function probeSource(
     });
   }
   const rotation = Math.abs(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? Number(stream.tags?.rotate ?? 0)) % 180;
-  const rFrameRate = rate(stream.r_frame_rate);
-  const avgFrameRate = rate(stream.avg_frame_rate);
+  const frameRate = rational(stream.r_frame_rate);
+  const rFrameRate = frameRate ? frameRate.num / frameRate.den : 0;
+  const avg = rational(stream.avg_frame_rate);
+  const avgFrameRate = avg ? avg.num / avg.den : 0;
   const alphaTag = stream.tags?.alpha_mode === "1" || stream.tags?.ALPHA_MODE === "1";
   const alpha = ALPHA_PIX_FMT.test(stream.pix_fmt ?? "") || alphaTag;
   const info: SourceInfo = {
@@ -97,7 +99,7 @@ export async function probeSource(
     startTime: streamStart ?? containerStart,
     startOffset,
     seekable: !(parsed?.format?.format_name ?? "").split(",").some((name) => INEXACT_SEEK.has(name)),
-    frameRate: rational(stream.r_frame_rate),
+    frameRate,
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
@@ -108,13 +110,13 @@ export async function probeSource(
   return { info, build };
 }
 
-async function ffprobe(ffprobePath: Located, file: string, args: string[], signal?: AbortSignal): Promise<QueryResult> {
-  const result = await query(ffprobePath.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
+async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal): Promise<QueryResult> {
+  const result = await query(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
     signal,
     timeoutMs: PROBE_TIMEOUT_MS,
   });
   // A spawn error (ENOENT, EACCES) is the binary's fault, not the video's.
-  if (typeof result.error?.code === "string" && !result.canceled) throw cannotRun(ffprobePath, result.error);
+  if (typeof result.error?.code === "string" && !result.canceled) throw cannotRun(binary, result.error);
   return result;
 }
 
@@ -122,8 +124,8 @@ async function ffprobe(ffprobePath: Located, file: string, args: string[], signa
  * Files written as a stream (MediaRecorder's webm, for one) carry no duration at all:
  * read the video packets' times to the end, which demuxes but decodes nothing.
  */
-async function measureDuration(ffprobePath: Located, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
-  const result = await ffprobe(ffprobePath, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
+async function measureDuration(binary: Located, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
+  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
   if (result.exitCode !== 0) return undefined;
   let end: number | undefined;
   for (const packet of parseJson(result.stdout)?.packets ?? []) {
@@ -148,10 +150,6 @@ function rational(text: string | undefined): Rational | undefined {
   return Number.isInteger(num) && Number.isInteger(den) && num > 0 && den > 0 ? { num, den } : undefined;
 }
 
-function rate(text: string | undefined): number {
-  const [num = 0, den = 1] = (text ?? "0/1").split("/").map(Number);
-  return den ? num / den : 0;
-}
 
 function firstFinite(...values: (string | number | undefined | false)[]): number | undefined {
   for (const v of values) {
