@@ -41,9 +41,10 @@ describe("planReuse", () => {
     expect(planReuse(onTicks(input(5, 1), toMicros(5), 30), donor(1, 30))).toBeUndefined();
   });
 
-  it("takes frames across media starts only when the frames sit on ticks, and from the same start always", () => {
+  it("off ticks, takes frames only from the same start and only when nothing is left to extract", () => {
     expect(planReuse(onTicks(input(0.5, 1.5), toMicros(0.5), 45, false), donor(1, 30))).toBeUndefined();
-    expect(planReuse(onTicks(input(1, 2), toMicros(1), 60, false), donor(1, 30))).toMatchObject({ offset: 0, reuse: { first: 1, count: 30 } });
+    expect(planReuse(onTicks(input(1, 2), toMicros(1), 60, false), donor(1, 30))).toBeUndefined();
+    expect(planReuse(onTicks(input(1, 0.5), toMicros(1), 15, false), donor(1, 30))).toMatchObject({ offset: 0, reuse: { first: 1, count: 15 }, extract: [] });
   });
 });
 

@@ -9,7 +9,7 @@ import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
 import { readSentinel } from "../src/store/sentinel.js";
 import { runEngine, videoTag } from "./helpers/engine.js";
-import { countingFfmpeg, makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { countingFfmpeg, ffmpeg, makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { writeFiles } from "./helpers/project.js";
 
 let dir: string;
@@ -103,22 +103,39 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
     expect(readFrameNumbers(second.byId.v!.entry.dir).slice(-2)).toEqual([119, 119]);
   });
 
-  it("from a 24 fps source at 30 fps: same-start spans are reused, other starts are not (the fps filter's rounding differs)", async () => {
-    // A keyframe every 0.25 s, so some spans start right on one.
+  it("from a 24 fps source at 30 fps: frames are only taken when nothing is left to extract (the fps filter's rounding differs off ticks)", async () => {
+    // A keyframe every 0.25 s, so some spans would start right on one.
     source = makeCodedVideo(join(dir, "src24.mp4"), { seconds: 3, fps: 24, codec: ["-c:v", "libx264", "-preset", "veryfast", "-g", "6", "-pix_fmt", "yuv420p"] });
     for (const [before, after, reused] of [
-      [{ ms: 0, d: 1 }, { ms: 0, d: 2 }, true],
-      [{ ms: 0.5, d: 1 }, { ms: 0.5, d: 1.9 }, true],
-      // 0.8 s apart is 24 output frames, but 19.2 source frames: reusing would show other frames at rounding ties.
+      [{ ms: 0, d: 1 }, { ms: 0, d: 2 }, false],
+      // A span from frame 6 would start on a rounding tie.
+      [{ ms: 0, d: 0.166667 }, { ms: 0, d: 1 }, false],
+      // 0.8 s apart is 24 output frames, but 19.2 source frames.
       [{ ms: 1, d: 1 }, { ms: 0.2, d: 1.8 }, false],
+      // Same start, nothing to extract: the entry's own frames.
+      [{ ms: 0.5, d: 1.5 }, { ms: 0.5, d: 1 }, true],
     ] as [Window, Window, boolean][]) {
-      const root = project(`rate-${before.ms}-${after.ms}`);
+      const root = project(`rate-${before.ms}-${before.d}-${after.ms}`);
       const first = (await runEngine(root, [tag("v", before)], { dataFps: 30 })).byId.v!.entry;
       const second = (await runEngine(root, [tag("v", after)], { dataFps: 30 })).byId.v!.entry;
       const [expected] = await fresh([after]);
       expect(hashes(second.dir, second.frames, "jpg"), JSON.stringify(after)).toEqual(expected);
       const old = new Set(inodes(first.dir, first.frames, "jpg"));
       expect(inodes(second.dir, second.frames, "jpg").some((ino) => old.has(ino)), JSON.stringify(after)).toBe(reused);
+    }
+  });
+
+  it("from an open-GOP source, whose leading B-frames follow their keyframe: every span start gives one pass's frames", async () => {
+    // Moving content, so x264 really puts B-frames shown before each keyframe after it (checked with ffprobe).
+    source = join(dir, "open.mp4");
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=30:min-keyint=30:open-gop=1:bframes=3", "-pix_fmt", "yuv420p", source);
+    const after = { ms: 0, d: 80 / 30 };
+    const [expected] = await fresh([after]);
+    for (const frames of [28, 29, 57, 58, 59]) {
+      const root = project(`open-${frames}`);
+      await runEngine(root, [tag("v", { ms: 0, d: frames / 30 })], { dataFps: 30 });
+      const second = (await runEngine(root, [tag("v", after)], { dataFps: 30 })).byId.v!.entry;
+      expect(hashes(second.dir, second.frames, "jpg"), `span from frame ${frames + 1}`).toEqual(expected);
     }
   });
 

@@ -271,9 +271,8 @@ describe("content keys", () => {
     const all = readdirSync(join(cache, ".digests"));
     const records = all.filter((n) => n.startsWith("sha256-"));
     expect(records).toHaveLength(1);
-    // Probes and ffmpeg's check are remembered too: a warm run spawns nothing, so it never even looks for ffmpeg.
+    // Probes are remembered too: a warm run spawns nothing, so it never even looks for ffmpeg.
     expect(all.filter((n) => n.startsWith("probe-"))).toHaveLength(1);
-    expect(all.filter((n) => n.startsWith("ffmpeg-"))).toHaveLength(1);
     const nowhere = { FFMPEG_PATH: join(dir, "no-ffmpeg"), FFPROBE_PATH: join(dir, "no-ffprobe") };
     const warm = await json(["extract", "index.html"], { env: nowhere });
     expect(warm.out).toMatchObject({ cacheHits: 3, cacheMisses: 0 });

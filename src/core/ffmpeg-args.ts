@@ -41,12 +41,12 @@ export function jpegQscale(quality: number): number {
  */
 export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }): string[] {
   // A later span keeps the task's time origin and starts the fps filter at its first tick, so its
-  // frames are the very frames one pass would write there. Its seek, like the first span's, is the
-  // tick's own time, rounded down: the keyframe at or before it precedes the frame on screen then.
-  // (A frame earlier would cross a keyframe that sits right on the tick and decode a whole GOP more.)
+  // frames are the very frames one pass would write there. Every seek goes to its tick's time less
+  // the source's reorder margin, so the keyframe it lands on precedes the frame on screen then. A
+  // source without B-frames seeks right to the tick: a keyframe there is used, not a GOP before it.
   const tick = span.first - 1;
   const startTime = tick === 0 ? "0" : String((tick * task.fps.den) / task.fps.num);
-  const seek = task.seek + Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
+  const seek = Math.max(0, task.seek + Math.floor((tick * task.fps.den * 1e6) / task.fps.num) - task.seekMargin);
   const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);

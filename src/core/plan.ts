@@ -19,6 +19,8 @@ export interface SourceInfo {
   seekable: boolean;
   /** The stream's base rate (ffprobe's `r_frame_rate`), when known. */
   frameRate?: Rational;
+  /** Frames the decoder may hold back to reorder (ffprobe's `has_b_frames`), when known. */
+  reorderFrames?: number;
   variableFrameRate: boolean;
   alpha: boolean;
   hdr: boolean;
@@ -58,6 +60,12 @@ export interface Task {
   mediaStart: Micros;
   /** Where ffmpeg's input `-ss` goes: the media start, counted from the container's start. */
   seek: Micros;
+  /**
+   * How much earlier than a frame's time a seek must go. With B-frames, a keyframe is found by its
+   * decode time, before the frames it displays after; in an open GOP, frames shown before the
+   * keyframe follow it and cannot be decoded from it, so a seek that lands there loses them.
+   */
+  seekMargin: Micros;
   /** The source timestamp that becomes frame 1's time: the media start, counted from the first video frame. */
   origin: Micros;
   /** Seek with input `-ss`; otherwise decode from the start and drop what comes before `seek`. */
@@ -127,6 +135,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     source: id.path,
     mediaStart: ref.mediaStart,
     seek: ref.mediaStart + toMicros(info.startOffset),
+    seekMargin: seekMargin(info, settings.fps),
     origin: ref.mediaStart + toMicros(info.startTime),
     seekable: info.seekable,
     span,
@@ -142,6 +151,13 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     tonemap,
     decoder: info.decoder,
   };
+}
+
+/** The decoder's reorder window and one frame more; nothing without B-frames; two frames when unknown. */
+function seekMargin(info: SourceInfo, fps: Rational): Micros {
+  const frames = info.reorderFrames === 0 ? 0 : (info.reorderFrames ?? 1) + 1;
+  const rate = info.frameRate ?? fps;
+  return Math.ceil((frames * rate.den * 1e6) / rate.num);
 }
 
 /** A tenth of a frame either way still rounds to the same tick, whatever the media start's rounding. */

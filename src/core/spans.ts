@@ -44,8 +44,9 @@ export function frameOffset(from: Micros, to: Micros, fps: Rational): number | u
 export type ReuseTarget = Pick<Task, "input" | "mediaStart" | "frameCount" | "fps" | "framesOnTicks">;
 
 /**
- * Which frames of a new extraction a donor holds. A donor with another media start only
- * counts when the frames sit on ticks (`Task.framesOnTicks`). Only frames ffmpeg really
+ * Which frames of a new extraction a donor holds. A donor with another media start, or one
+ * that leaves spans to extract, only counts when the frames sit on ticks (`Task.framesOnTicks`).
+ * Only frames ffmpeg really
  * wrote are taken: a frame the donor repeats because the source ended is a real frame of
  * nothing. Undefined when nothing lines up or overlaps.
  */
@@ -64,6 +65,8 @@ export function planReuse(target: ReuseTarget, donor: Donor): ReusePlan | undefi
   // The donor met the source's end at its last written frame, so every later frame repeats it.
   const heldAfterReuse = hi < frames && donor.written < donor.frames && hi === donor.written - offset;
   if (hi < frames && !heldAfterReuse) extract.push({ first: hi + 1, count: frames - hi });
+  // A span starts the fps filter at a later tick; off ticks, the start's own rounding can pick another frame at a tie.
+  if (extract.length > 0 && !target.framesOnTicks) return undefined;
   return { donor, offset, reuse: { first: lo, count: hi - lo + 1 }, extract, heldAfterReuse };
 }
 

@@ -62,9 +62,9 @@ export async function digestFollowing(pathOf: (i: number) => string, count: numb
   const slot = { buffer: Buffer.allocUnsafe(2 ** 20) };
   const sizes: number[] = [];
   let done = false;
-  writing.then(
-    () => (done = true),
-    () => (done = true),
+  const settled = writing.then(
+    () => void (done = true),
+    () => void (done = true),
   );
   let bytes = 0;
   while (!done && sizes.length < count - 1) {
@@ -74,7 +74,7 @@ export async function digestFollowing(pathOf: (i: number) => string, count: numb
       bytes += data.length;
       sizes.push(data.length);
     } else {
-      await Promise.race([new Promise((r) => setTimeout(r, FOLLOW_POLL_MS)), writing.catch(() => undefined)]);
+      await Promise.race([new Promise((r) => setTimeout(r, FOLLOW_POLL_MS)), settled]);
     }
   }
   await writing;

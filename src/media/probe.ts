@@ -9,6 +9,7 @@ interface ProbeStream {
   width?: number;
   height?: number;
   pix_fmt?: string;
+  has_b_frames?: number;
   r_frame_rate?: string;
   avg_frame_rate?: string;
   duration?: string;
@@ -34,6 +35,7 @@ const HDR_TRANSFERS = new Set(["smpte2084", "arib-std-b67"]);
 const INEXACT_SEEK = new Set(["mpegts", "mpegtsraw", "mpeg", "mpegvideo", "h264", "hevc", "m4v"]);
 
 const PROBE_TIMEOUT_MS = 60_000;
+const CANNOT_START = new Set(["ENOENT", "EACCES", "ENOEXEC"]);
 
 /** The ffprobe build that answered: its version and configure flags. */
 export interface ProbeBuild {
@@ -53,7 +55,7 @@ export async function probeSource(
   signal?: AbortSignal,
 ): Promise<{ info: SourceInfo; build?: ProbeBuild }> {
   const entries =
-    "stream=codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
+    "stream=codec_name,width,height,pix_fmt,has_b_frames,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
   const result = await ffprobe(binary, file, ["-show_program_version", "-show_entries", entries], signal);
   if (result.canceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   if (result.timedOut) {
@@ -100,6 +102,7 @@ export async function probeSource(
     startOffset,
     seekable: !(parsed?.format?.format_name ?? "").split(",").some((name) => INEXACT_SEEK.has(name)),
     frameRate,
+    reorderFrames: typeof stream.has_b_frames === "number" ? stream.has_b_frames : undefined,
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
@@ -115,8 +118,8 @@ async function ffprobe(binary: Located, file: string, args: string[], signal?: A
     signal,
     timeoutMs: PROBE_TIMEOUT_MS,
   });
-  // A spawn error (ENOENT, EACCES) is the binary's fault, not the video's.
-  if (typeof result.error?.code === "string" && !result.canceled) throw cannotRun(binary, result.error);
+  // A binary that cannot be started is the binary's fault, not the video's.
+  if (CANNOT_START.has(String(result.error?.code)) && !result.canceled) throw cannotRun(binary, result.error);
   return result;
 }
 

@@ -260,7 +260,8 @@ export class Engine {
         await clearDir(dir);
       }
     }
-    const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency);
+    // Segments are spans: exact only when the frames sit on ticks (see planReuse).
+    const parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
     if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
     // One pass writes frames in order: they are hashed as they come, not after.
     const extracting = extractFrames(binaries, task, dir, options);

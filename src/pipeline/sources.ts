@@ -1,3 +1,5 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
@@ -36,8 +38,9 @@ export class SourceFacts {
     this.binariesPromise ??= (async () => {
       const located = await findBinary("ffmpeg", { ffmpegPath: this.options.ffmpegPath });
       const { binaries } = await this.memo();
-      const check = async () => this.sameBuild(located) ?? checkBinary(located);
-      const [checked] = await Promise.all([binaries.get(located.path, check), loadExeca()]);
+      // What ffprobe said stands in for this run only; a check remembered in the store is ffmpeg's own.
+      const check = (await this.sameBuild(located)) ?? binaries.get(located.path, () => checkBinary(located));
+      const [checked] = await Promise.all([check, loadExeca()]);
       const ffmpeg: Binary = { ...checked, ...located };
       return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
     })();
@@ -73,9 +76,11 @@ export class SourceFacts {
    * one build (distro packages, Homebrew, static builds), and a second binary start on 2 cores
    * costs a cold run about 100 ms.
    */
-  private sameBuild(ffmpeg: Located): Binary | undefined {
+  private async sameBuild(ffmpeg: Located): Promise<Binary | undefined> {
     const build = this.probedBuild;
     if (!build || dirname(build.ffprobe.path) !== dirname(ffmpeg.path)) return undefined;
+    // Not a missing or unusable ffmpeg beside a working ffprobe: that one is run, and fails with the fix.
+    if (!(await access(ffmpeg.path, constants.X_OK).then(() => true, () => false))) return undefined;
     const version = requireVersion(ffmpeg, build.versionText, build.configuration);
     return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
   }
