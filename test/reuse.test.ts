@@ -39,11 +39,13 @@ function hashes(entryDir: string, frames: number, format: FrameFormat): string[]
   return Array.from({ length: frames }, (_, i) => createHash("sha256").update(readFileSync(join(entryDir, frameFileName(i + 1, format)))).digest("hex"));
 }
 
+let freshRoots = 0;
+
 /** Frames of a fresh extraction of each window, each in a store of its own. */
 async function fresh(windows: Window[], format: FrameFormat = "jpg"): Promise<string[][]> {
   const out: string[][] = [];
-  for (const [i, w] of windows.entries()) {
-    const root = project(`fresh-${format}-${i}`);
+  for (const w of windows) {
+    const root = project(`fresh-${format}-${freshRoots++}`);
     const { byId, errors } = await runEngine(root, [tag("v", w)], { dataFps: 30, format });
     expect(errors).toEqual([]);
     out.push(hashes(byId.v!.entry.dir, byId.v!.entry.frames, format));
@@ -136,6 +138,11 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
       await runEngine(root, [tag("v", { ms: 0, d: frames / 30 })], { dataFps: 30 });
       const second = (await runEngine(root, [tag("v", after)], { dataFps: 30 })).byId.v!.entry;
       expect(hashes(second.dir, second.frames, "jpg"), `span from frame ${frames + 1}`).toEqual(expected);
+    }
+    // A fresh extraction that starts among the B-frames shown before the keyframe at 1 s: the frames one pass shows then.
+    for (const frames of [28, 29]) {
+      const [late] = await fresh([{ ms: Number((frames / 30).toFixed(6)), d: 20 / 30 }]);
+      expect(late, `media start at frame ${frames}`).toEqual(expected!.slice(frames, frames + 20));
     }
   });
 
