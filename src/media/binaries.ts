@@ -109,10 +109,18 @@ export async function checkBinary(located: Located, env: NodeJS.ProcessEnv = pro
   return { ...located, version, versionText, banner: result.stdout };
 }
 
+/** The file is there and this process may run it. */
+export function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function searchPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
     const candidate = join(dir, name);
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    if (await isExecutable(candidate)) return candidate;
   }
   return undefined;
 }

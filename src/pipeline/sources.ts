@@ -1,9 +1,7 @@
-import { constants } from "node:fs";
-import { access } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
-import { checkBinary, ffmpegFeatures, findBinary, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
+import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { loadExeca } from "../media/execa.js";
 import { probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
@@ -80,7 +78,7 @@ export class SourceFacts {
     const build = this.probedBuild;
     if (!build || dirname(build.ffprobe.path) !== dirname(ffmpeg.path)) return undefined;
     // Not a missing or unusable ffmpeg beside a working ffprobe: that one is run, and fails with the fix.
-    if (!(await access(ffmpeg.path, constants.X_OK).then(() => true, () => false))) return undefined;
+    if (!(await isExecutable(ffmpeg.path))) return undefined;
     const version = requireVersion(ffmpeg, build.versionText, build.configuration);
     return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
   }
