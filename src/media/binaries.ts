@@ -3,7 +3,7 @@ import { access } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
 import type { FfmpegFeatures } from "../core/ffmpeg-args.js";
-import { query } from "./query.js";
+import { run } from "./run.js";
 
 export type ChosenBy = "option" | "env" | "PATH" | "npm";
 export type BinaryName = "ffmpeg" | "ffprobe";
@@ -102,7 +102,7 @@ export function requireVersion(binary: Located, versionText: string, banner: str
 
 /** Run `-version`: the binary works and is new enough, or this throws with the fix. */
 export async function checkBinary(located: Located, env: NodeJS.ProcessEnv = process.env): Promise<Binary> {
-  const result = await query(located.path, ["-version"], { env, timeoutMs: 15_000 });
+  const result = await run(located.path, ["-version"], { env, timeoutMs: 15_000 });
   if (result.exitCode !== 0) throw cannotRun(located, result.stderr || result.error);
   const versionText = /version (\S+)/.exec(result.stdout)?.[1] ?? "unknown";
   const version = requireVersion(located, versionText, result.stdout);

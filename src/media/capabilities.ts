@@ -1,5 +1,5 @@
 import type { Binary } from "./binaries.js";
-import { query } from "./query.js";
+import { run } from "./run.js";
 
 /** Names from ffmpeg's `-filters` and `-decoders` listings. */
 export interface FfmpegCapabilities {
@@ -11,7 +11,7 @@ export interface FfmpegCapabilities {
 export async function ffmpegCapabilities(ffmpeg: Binary): Promise<FfmpegCapabilities> {
   const [filters, decoders] = await Promise.all(
     ["-filters", "-decoders"].map((flag) =>
-      query(ffmpeg.path, ["-hide_banner", flag], { timeoutMs: 15_000 }),
+      run(ffmpeg.path, ["-hide_banner", flag], { timeoutMs: 15_000 }),
     ),
   );
   return { filters: listedNames(filters!.stdout), decoders: listedNames(decoders!.stdout) };

@@ -1,6 +1,5 @@
 import { copyFile, link, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { loadExeca } from "./execa.js";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
@@ -9,6 +8,7 @@ import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
 import type { Binaries } from "./binaries.js";
+import { run } from "./run.js";
 
 export interface ExtractOptions {
   signal?: AbortSignal;
@@ -46,34 +46,25 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
   const args = extractionArgs(task, dir, span);
   if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);
-  const execa = await loadExeca();
-  const subprocess = execa(binaries.ffmpeg.path, args, {
-    reject: false,
-    cancelSignal: options.signal,
-    timeout: options.timeoutMs,
-    stdin: "ignore",
-    stdout: onProgress ? "pipe" : "ignore",
-    buffer: { stdout: false },
+  const parser = onProgress && new FfmpegProgressParser();
+  const result = await run(binaries.ffmpeg.path, args, {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    onStdout: parser && ((chunk) => parser.push(chunk).forEach(onProgress!)),
   });
-  if (onProgress && subprocess.stdout) {
-    const parser = new FfmpegProgressParser();
-    subprocess.stdout.setEncoding("utf8");
-    subprocess.stdout.on("data", (chunk: string) => parser.push(chunk).forEach(onProgress));
-  }
-  const result = await subprocess;
   const what = `extracting ${task.source}`;
-  if (result.isCanceled) throw new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
+  if (result.canceled) throw new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
   if (result.timedOut) {
     throw new FramecacheError("FC_FFMPEG_TIMEOUT", `${what} took longer than ${options.timeoutMs} ms; ffmpeg was killed`, {
       hint: "Check the source plays in another player; raise the timeout for very long clips.",
     });
   }
   if (result.exitCode !== 0) {
-    const stderr = String(result.stderr ?? "").trim();
+    const stderr = result.stderr.trim();
     if (/No space left on device/i.test(stderr)) {
       throw new FramecacheError("FC_NO_SPACE", `${what}: the disk is full`, { hint: "Free disk space or lower maxCacheSize, then run `framecache gc`." });
     }
-    throw new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal}): ${lastLines(stderr)}`, {
+    throw new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal ?? result.error?.code}): ${lastLines(stderr)}`, {
       hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
     });
   }

@@ -2,7 +2,7 @@ import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
 import type { Rational } from "../core/time.js";
 import { cannotRun, requireVersion, type Located } from "./binaries.js";
-import { query, type QueryResult } from "./query.js";
+import { run, type RunResult } from "./run.js";
 
 interface ProbeStream {
   codec_name?: string;
@@ -82,7 +82,7 @@ export async function probeSource(
       parsed?.format?.duration && Number(parsed.format.duration) - startOffset,
     ) ?? (stream ? await measureDuration(binary, file, streamStart ?? containerStart, signal) : undefined);
   if (!stream || !stream.width || !stream.height || duration === undefined || duration <= 0) {
-    const failed = result.error?.signal ? `ffprobe crashed (${result.error.signal})` : (String(result.stderr ?? "") || "ffprobe failed").split("\n")[0];
+    const failed = result.signal ? `ffprobe crashed (${result.signal})` : (result.stderr || "ffprobe failed").split("\n")[0];
     const why = result.exitCode !== 0 ? failed : stream ? "it has no measurable duration (a still image?)" : "it has no video stream";
     throw new FramecacheError("FC_NOT_A_VIDEO", `${label.what} is not a readable video: ${why}`, {
       loc: label.loc,
@@ -113,8 +113,8 @@ export async function probeSource(
   return { info, build };
 }
 
-async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal): Promise<QueryResult> {
-  const result = await query(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
+async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal): Promise<RunResult> {
+  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
     signal,
     timeoutMs: PROBE_TIMEOUT_MS,
   });

@@ -12,7 +12,6 @@ import { bestReuse, segmentCount, sharedDecodes, type Donor, type SharedDecode }
 import type { Rational } from "../core/time.js";
 import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
-import { loadExeca } from "../media/execa.js";
 import { extractFrames } from "../media/extract.js";
 import { collectGarbage } from "../store/gc.js";
 import { knownEntries } from "../store/inventory.js";
@@ -197,8 +196,6 @@ export class Engine {
     for (;;) {
       const hit = await lookupEntry(store, task);
       if (hit) return { entry: hit, cache: "hit" };
-      // A miss will likely run ffmpeg: load what runs it while the remote and the lock are asked.
-      loadExeca().catch(() => undefined);
       // Shared cache: between the local store and ffmpeg (DESIGN §6).
       const fetched = await this.remote?.fetch(task, store, signal);
       if (fetched) return { entry: fetched, cache: "remote-hit" };

@@ -2,7 +2,6 @@ import { dirname, join } from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
-import { loadExeca } from "../media/execa.js";
 import { probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { timed, type Report } from "./report.js";
@@ -29,16 +28,15 @@ export class SourceFacts {
   ) {}
 
   /**
-   * ffmpeg, checked, and execa loaded for running it: both are needed before the first extraction.
-   * The check is remembered in the store by the binary's stat identity.
+   * ffmpeg, checked: needed before the first extraction. The check is remembered in the store
+   * by the binary's stat identity.
    */
   binaries(): Promise<Binaries> {
     this.binariesPromise ??= (async () => {
       const located = await findBinary("ffmpeg", { ffmpegPath: this.options.ffmpegPath });
       const { binaries } = await this.memo();
       // What ffprobe said stands in for this run only; a check remembered in the store is ffmpeg's own.
-      const check = (await this.sameBuild(located)) ?? binaries.get(located.path, () => checkBinary(located));
-      const [checked] = await Promise.all([check, loadExeca()]);
+      const checked = (await this.sameBuild(located)) ?? (await binaries.get(located.path, () => checkBinary(located)));
       const ffmpeg: Binary = { ...checked, ...located };
       return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
     })();
@@ -55,8 +53,6 @@ export class SourceFacts {
   probe(path: string, identity: string, label: { what: string; loc?: SourceLocation }): Promise<SourceInfo> {
     return this.once(this.probes, identity, "probeMs", async () =>
       (await this.memo()).probes.get(path, async () => {
-        // A source never probed is likely a miss: load what runs ffmpeg while ffprobe works.
-        loadExeca().catch(() => undefined);
         const { info, build } = await probeSource(await this.ffprobe(), path, label);
         this.probedBuild ??= build;
         return info;

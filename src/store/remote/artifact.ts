@@ -1,6 +1,8 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { create, Parser, type ReadEntry } from "tar";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadEntry } from "tar";
 import { frameFileName, frameIndex, SENTINEL } from "../../core/frames.js";
 import type { FrameFormat } from "../../core/key.js";
 import type { Task } from "../../core/plan.js";
@@ -33,13 +35,23 @@ export function artifactFiles(entry: StoredEntry): string[] {
   return [SENTINEL, ...Array.from({ length: entry.frames }, (_, i) => frameFileName(i + 1, entry.format))];
 }
 
+/** tar, imported on first use (30–40 ms): only a build with the shared cache packs or unpacks. */
+function loadTar(): Promise<typeof import("tar")> {
+  return import("tar");
+}
+
 /** A tar stream of the entry, read from disk as it is sent. */
-export function packEntry(dir: string, files: string[]): NodeJS.ReadableStream {
-  return create({ ...PACK_OPTIONS, cwd: dir }, files) as unknown as NodeJS.ReadableStream;
+export function packEntry(dir: string, files: string[]): Readable {
+  const out = new PassThrough();
+  loadTar()
+    .then(({ create }) => pipeline(create({ ...PACK_OPTIONS, cwd: dir }, files) as unknown as Readable, out))
+    .catch((error: Error) => out.destroy(error));
+  return out;
 }
 
 /** Exact byte length of `packEntry(dir, files)`, for a Content-Length, counted without keeping the bytes. */
 export async function packedSize(dir: string, files: string[]): Promise<number> {
+  const { create } = await loadTar();
   let size = 0;
   for await (const chunk of create({ ...PACK_OPTIONS, cwd: dir }, files)) size += (chunk as Buffer).length;
   return size;
@@ -73,6 +85,7 @@ export async function unpackArtifact(
   const failure = new Promise<never>((_, reject) => (rejectFailure = reject));
   failure.catch(() => undefined);
 
+  const { Parser } = await loadTar();
   const parser = new Parser({ strict: true, maxMetaEntrySize: ARTIFACT_LIMITS.metaBytes });
   const fail = (error: Error) => {
     if (problem) return;

@@ -1,0 +1,64 @@
+import { spawn } from "node:child_process";
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Stop the process after this long (SIGTERM, then SIGKILL if it lingers). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Collect stdout (the default), or hand each chunk to a callback as it comes. */
+  onStdout?: (chunk: string) => void;
+}
+
+export interface RunResult {
+  /** undefined when the process did not run to an exit (not found, killed, timed out). */
+  exitCode?: number;
+  /** The signal that ended it (a crash, or our own kill). */
+  signal?: NodeJS.Signals;
+  stdout: string;
+  /** The last STDERR_TAIL characters: a decoder that logs on every frame must not fill memory. */
+  stderr: string;
+  /** Why it did not run: ENOENT, EACCES, ENOEXEC. */
+  error?: NodeJS.ErrnoException;
+  timedOut: boolean;
+  canceled: boolean;
+}
+
+const STDERR_TAIL = 64 * 1024;
+/** A process that ignores SIGTERM this long is killed outright. */
+const KILL_GRACE_MS = 2000;
+
+/**
+ * Run a binary with an argument array, never through a shell; never rejects.
+ * Node's own spawn rather than execa: importing execa costs 130–150 ms of CPU, which on
+ * the 2-core bench machine is more than everything else framecache adds to a cold extraction.
+ */
+export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const result: RunResult = { stdout: "", stderr: "", timedOut: false, canceled: false };
+    const child = spawn(file, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+    let killer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      killer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    };
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((result.timedOut = true), stop()), options.timeoutMs);
+    const onAbort = () => ((result.canceled = true), stop());
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", options.onStdout ?? ((chunk: string) => (result.stdout += chunk)));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => (result.stderr = (result.stderr + chunk).slice(-STDERR_TAIL)));
+    child.on("error", (error) => (result.error = error));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      options.signal?.removeEventListener("abort", onAbort);
+      if (code !== null && !result.error) result.exitCode = code;
+      if (signal) result.signal = signal;
+      resolve(result);
+    });
+  });
+}
