@@ -89,14 +89,19 @@ describe("Engine", () => {
       return () => readFileSync(log, "utf8").split("\n").filter(Boolean);
     }
 
-    it("beside ffprobe, takes its build from the probe: a cold run starts no -version", async () => {
-      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 1 });
-      writeFiles(dir, { "a.html": `<video src="clip.mp4"></video>` });
+    it("beside ffprobe, takes its build from the probe and remembers it: no run starts -version", async () => {
+      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 2 });
+      utimesSync(join(dir, "clip.mp4"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      writeFiles(dir, { "a.html": `<video src="clip.mp4" data-duration="1"></video>`, "b.html": `<video src="clip.mp4" data-media-start="1"></video>` });
       const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg", "ffprobe"]);
-      const e = engine({ ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") });
+      const options = { ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") };
+      const e = engine(options);
       expect((await e.run([join(dir, "a.html")])).errors).toEqual([]);
       expect(starts()).toEqual(["ffprobe -v", "ffmpeg -nostdin"]);
       expect((await e.binaries()).ffmpeg.versionText).toBe(/version (\S+)/.exec(execFileSync("ffmpeg", ["-version"]).toString())![1]);
+      // The next run (a trim edit) knows the source and the binaries: it starts ffmpeg alone.
+      expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
+      expect(starts()).toEqual(["ffprobe -v", "ffmpeg -nostdin", "ffmpeg -nostdin"]);
     });
 
     it("elsewhere, runs -version once per store, not once per run", async () => {

@@ -35,8 +35,7 @@ export class SourceFacts {
     this.binariesPromise ??= (async () => {
       const located = await findBinary("ffmpeg", { ffmpegPath: this.options.ffmpegPath });
       const { binaries } = await this.memo();
-      // What ffprobe said stands in for this run only; a check remembered in the store is ffmpeg's own.
-      const checked = (await this.sameBuild(located)) ?? (await binaries.get(located.path, () => checkBinary(located)));
+      const checked = await binaries.get(located.path, async () => (await this.sameBuild(located)) ?? checkBinary(located));
       const ffmpeg: Binary = { ...checked, ...located };
       return { ffmpeg, features: ffmpegFeatures(ffmpeg) };
     })();
@@ -68,7 +67,9 @@ export class SourceFacts {
   /**
    * ffmpeg as described by the ffprobe build beside it, when a probe ran: one directory holds
    * one build (distro packages, Homebrew, static builds), and a second binary start on 2 cores
-   * costs a cold run about 100 ms.
+   * costs a cold run about 100 ms. It is remembered like ffmpeg's own answer: that premise holds
+   * as long as the ffmpeg file does, and a later run (a trim edit) would otherwise pay 150 ms
+   * for `-version` before its ffmpeg could start.
    */
   private async sameBuild(ffmpeg: Located): Promise<Binary | undefined> {
     const build = this.probedBuild;
