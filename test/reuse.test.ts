@@ -146,6 +146,21 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
     }
   });
 
+  it("from x265 with its defaults, whose open GOPs lead a keyframe with more frames than it reports reordering: one pass's frames", async () => {
+    // keyint 30: the keyframe at frame 30 is led by 4 frames decoded after it, while ffprobe reports has_b_frames=2.
+    source = join(dir, "hevc.mp4");
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-c:v", "libx265", "-x265-params", "keyint=30:min-keyint=30:log-level=error", "-pix_fmt", "yuv420p", source);
+    const [expected] = await fresh([{ ms: 0, d: 80 / 30 }]);
+    for (const frames of [26, 27, 28, 29, 30]) {
+      const [late] = await fresh([{ ms: Number((frames / 30).toFixed(6)), d: 10 / 30 }]);
+      expect(late, `media start at frame ${frames}`).toEqual(expected!.slice(frames, frames + 10));
+      const root = project(`hevc-${frames}`);
+      await runEngine(root, [tag("v", { ms: 0, d: frames / 30 })], { dataFps: 30 });
+      const second = (await runEngine(root, [tag("v", { ms: 0, d: 80 / 30 })], { dataFps: 30 })).byId.v!.entry;
+      expect(hashes(second.dir, second.frames, "jpg"), `span from frame ${frames + 1}`).toEqual(expected);
+    }
+  });
+
   it("does not reuse frames that do not line up, and still extracts them right", async () => {
     const root = project("offgrid");
     const first = await runEngine(root, [tag("v", { ms: 1, d: 1 })], { dataFps: 30 });

@@ -1,7 +1,7 @@
 import { framePattern } from "./frames.js";
 import { TONEMAP_OPERATOR, type Task } from "./plan.js";
 import type { FrameSpan } from "./spans.js";
-import { fpsText, fromMicros } from "./time.js";
+import { fpsText, fromMicros, type Micros } from "./time.js";
 
 export interface FfmpegFeatures {
   /** The zscale filter (libzimg), which HDR tone mapping needs; distro builds sometimes lack it. */
@@ -39,21 +39,19 @@ export function jpegQscale(quality: number): number {
  * timestamp shift differs between containers, and `-fps_mode cfr` shows frames up to a tick
  * early; all measured frame by frame.) Containers whose seeks miss are decoded from the start.
  */
-export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }): string[] {
+export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }, keyframes?: readonly Micros[]): string[] {
   // A later span keeps the task's time origin and starts the fps filter at its first tick, so its
-  // frames are the very frames one pass would write there. Every seek goes to its tick's time less
-  // the source's reorder margin, so the keyframe it lands on precedes the frame on screen then. A
-  // source without B-frames seeks right to the tick: a keyframe there is used, not a GOP before it.
+  // frames are the very frames one pass would write there.
   const tick = span.first - 1;
   const startTime = tick === 0 ? "0" : String((tick * task.fps.den) / task.fps.num);
-  const seek = Math.max(0, task.seek + Math.floor((tick * task.fps.den * 1e6) / task.fps.num) - task.seekMargin);
+  const seek = seekPoint(task, tick, keyframes);
   const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
 
   const args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-copyts"];
   if (task.decoder) args.push("-c:v", task.decoder);
-  if (task.seekable) args.push("-noaccurate_seek", "-ss", String(fromMicros(seek)));
+  if (seek !== undefined) args.push("-noaccurate_seek", "-ss", String(fromMicros(seek)));
   args.push("-i", `file:${task.source}`);
   // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
   // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
@@ -65,4 +63,33 @@ export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { f
   if (span.first !== 1) args.push("-start_number", String(span.first));
   args.push("-y", `${outDir.replaceAll("%", "%%")}/${framePattern(task.format)}`);
   return args;
+}
+
+/**
+ * Input `-ss` for output tick `tick`: where decoding must start so the frame on screen at that
+ * tick comes out of the decoder. Without B-frames that is the tick's time itself: the seek lands
+ * on the last keyframe at or before it. With them, ffmpeg finds keyframes by an index time up to
+ * a few frames before the keyframe's own (its decode time, shifted), so a seek to the tick can
+ * land on a keyframe shown after it, and an open-GOP keyframe drops the frames shown before it.
+ * The seek then goes to the last keyframe shown by that tick, read from the source's table: a
+ * later keyframe's index time is past it, its own at or before it. No margin is safe for every
+ * encoder (x265's defaults lead a keyframe with 4 frames while reporting 2 of reordering).
+ * Undefined for sources that cannot seek exactly (decoded from the start). Without a table a
+ * reordering source decodes from the start: slow, never wrong.
+ */
+export function seekPoint(task: Task, tick: number, keyframes?: readonly Micros[]): Micros | undefined {
+  if (!task.seekable) return undefined;
+  const tickTime = Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
+  if (!task.reorders) return task.seek + tickTime;
+  // A keyframe within a quarter frame after the tick rounds to it: it is the frame shown then.
+  const target = task.origin + tickTime + Math.floor((task.fps.den * 1e6) / (4 * task.fps.num));
+  let shown: Micros | undefined;
+  for (const time of keyframes ?? []) if (time <= target) shown = time;
+  // `origin - seek` is where the container's clock starts on the stream's: -ss counts from there.
+  return shown === undefined ? 0 : Math.max(0, shown - (task.origin - task.seek));
+}
+
+/** Whether an extraction of `span` needs the source's keyframe table: it seeks past the start of a reordering source. */
+export function needsKeyframes(task: Task, span: FrameSpan = { first: 1, count: task.frameCount }): boolean {
+  return task.seekable && task.reorders && (task.mediaStart > 0 || span.first > 1);
 }

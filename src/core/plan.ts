@@ -61,11 +61,11 @@ export interface Task {
   /** Where ffmpeg's input `-ss` goes: the media start, counted from the container's start. */
   seek: Micros;
   /**
-   * How much earlier than a frame's time a seek must go. With B-frames, a keyframe is found by its
-   * decode time, before the frames it displays after; in an open GOP, frames shown before the
-   * keyframe follow it and cannot be decoded from it, so a seek that lands there loses them.
+   * The source has B-frames (or may have): a keyframe is decoded before frames it displays
+   * after, and in an open GOP frames shown before it follow it and cannot be decoded from it.
+   * Its seeks then go to a keyframe from the source's table (see seekPoint), not to a time.
    */
-  seekMargin: Micros;
+  reorders: boolean;
   /** The source timestamp that becomes frame 1's time: the media start, counted from the first video frame. */
   origin: Micros;
   /** Seek with input `-ss`; otherwise decode from the start and drop what comes before `seek`. */
@@ -135,7 +135,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     source: id.path,
     mediaStart: ref.mediaStart,
     seek: ref.mediaStart + toMicros(info.startOffset),
-    seekMargin: seekMargin(info, settings.fps),
+    reorders: info.reorderFrames !== 0,
     origin: ref.mediaStart + toMicros(info.startTime),
     seekable: info.seekable,
     span,
@@ -151,13 +151,6 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     tonemap,
     decoder: info.decoder,
   };
-}
-
-/** The decoder's reorder window and one frame more; nothing without B-frames; two frames when unknown. */
-function seekMargin(info: SourceInfo, fps: Rational): Micros {
-  const frames = info.reorderFrames === 0 ? 0 : (info.reorderFrames ?? 1) + 1;
-  const rate = info.frameRate ?? fps;
-  return Math.ceil((frames * rate.den * 1e6) / rate.num);
 }
 
 /** A tenth of a frame either way still rounds to the same tick, whatever the media start's rounding. */

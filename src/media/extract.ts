@@ -7,6 +7,7 @@ import { frameFileName, frameIndex } from "../core/frames.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
+import type { Micros } from "../core/time.js";
 import type { Binaries } from "./binaries.js";
 import { run } from "./run.js";
 
@@ -18,6 +19,8 @@ export interface ExtractOptions {
   onSpawn?: (args: string[]) => void;
   /** Called with each block of ffmpeg's own `-progress` report (about every 0.5 s). */
   onProgress?: (progress: FfmpegProgress) => void;
+  /** The source's keyframe times, where seeks past its start go (see seekPoint). */
+  keyframes?: readonly Micros[];
 }
 
 export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";
@@ -43,7 +46,7 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
     });
   }
   const { onProgress } = options;
-  const args = extractionArgs(task, dir, span);
+  const args = extractionArgs(task, dir, span, options.keyframes);
   if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);
   const parser = onProgress && new FfmpegProgressParser();

@@ -1,6 +1,6 @@
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
-import type { Rational } from "../core/time.js";
+import { toMicros, type Micros, type Rational } from "../core/time.js";
 import { cannotRun, requireVersion, type Located } from "./binaries.js";
 import { run, type RunResult } from "./run.js";
 
@@ -22,7 +22,7 @@ interface ProbeStream {
 interface ProbeOutput {
   streams?: ProbeStream[];
   format?: { format_name?: string; duration?: string; start_time?: string };
-  packets?: { pts_time?: string; duration_time?: string }[];
+  packets?: { pts_time?: string; duration_time?: string; flags?: string }[];
   program_version?: { version?: string; configuration?: string };
 }
 
@@ -136,6 +136,21 @@ async function measureDuration(binary: Located, file: string, start: number, sig
     if (Number.isFinite(pts)) end = Math.max(end ?? pts, pts + (Number(packet.duration_time) || 0));
   }
   return end === undefined ? undefined : end - start;
+}
+
+/**
+ * The times of the video stream's keyframes, in microseconds on the stream's own clock, sorted:
+ * where a seek may start decoding. Reads every packet, decodes nothing.
+ */
+export async function probeKeyframes(binary: Located, file: string, signal?: AbortSignal): Promise<Micros[]> {
+  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,flags"], signal);
+  if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
+  const times: Micros[] = [];
+  for (const packet of parseJson(result.stdout)?.packets ?? []) {
+    const pts = Number(packet.pts_time);
+    if (packet.flags?.startsWith("K") && packet.pts_time !== undefined && Number.isFinite(pts)) times.push(toMicros(pts));
+  }
+  return times.sort((a, b) => a - b);
 }
 
 /** ffprobe's JSON; anything else (a broken build, a wrapper's noise) reads as no streams. */

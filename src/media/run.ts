@@ -52,13 +52,21 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk: string) => (result.stderr = (result.stderr + chunk).slice(-STDERR_TAIL)));
     child.on("error", (error) => (result.error = error));
-    child.on("close", (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
       clearTimeout(killer);
       options.signal?.removeEventListener("abort", onAbort);
       if (code !== null && !result.error) result.exitCode = code;
       if (signal) result.signal = signal;
       resolve(result);
+    };
+    child.on("close", finish);
+    // A process we stopped is done when it exits, even if something it started still holds its pipes.
+    child.on("exit", (code, signal) => {
+      if (!result.timedOut && !result.canceled) return;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(code, signal);
     });
   });
 }

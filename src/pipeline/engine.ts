@@ -4,12 +4,13 @@ import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
+import { needsKeyframes } from "../core/ffmpeg-args.js";
 import { frameFileName } from "../core/frames.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
 import { bestReuse, segmentCount, sharedDecodes, type Donor, type SharedDecode } from "../core/spans.js";
-import type { Rational } from "../core/time.js";
+import type { Micros, Rational } from "../core/time.js";
 import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
@@ -157,7 +158,7 @@ export class Engine {
     const what = `video "${ref.id}"`;
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
-    const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
+    const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
     const probing = this.facts.probe(path, memo, { what: `${what} (${ref.src})`, loc: ref.loc });
@@ -244,10 +245,16 @@ export class Engine {
     signal?: AbortSignal,
     progress?: ReturnType<ExtractionProgress["begin"]>,
   ): Promise<Produced> {
-    const onProgress = progress && ((p: FfmpegProgress) => progress.update(p));
-    const options = { signal, onProgress, timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout) };
     const donors = [...this.shared, ...(await storeDonors(store, task))];
     const plan = bestReuse(task, donors);
+    // Segments are spans: exact only when the frames sit on ticks (see planReuse).
+    const parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
+    const options = {
+      signal,
+      onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
+      timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout),
+      keyframes: await this.keyframes(task, Boolean(plan) || parts > 1),
+    };
     if (plan) {
       try {
         return await assembleFrames(binaries, task, dir, plan, options);
@@ -257,14 +264,23 @@ export class Engine {
         await clearDir(dir);
       }
     }
-    // Segments are spans: exact only when the frames sit on ticks (see planReuse).
-    const parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
     if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
     // One pass writes frames in order: they are hashed as they come, not after.
     const extracting = extractFrames(binaries, task, dir, options);
     const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
     const [written, digest] = await Promise.all([extracting, digesting]);
     return { written, digest };
+  }
+
+  /**
+   * The source's keyframe table, when an extraction of the task seeks into it (`spans`: it
+   * extracts spans after the first frame); undefined when it does not, or when ffprobe cannot
+   * list them, and the source is then decoded from its start.
+   */
+  private async keyframes(task: Task, spans = false): Promise<Micros[] | undefined> {
+    if (!spans && !needsKeyframes(task)) return undefined;
+    const st = await stat(task.source);
+    return this.facts.keyframes(task.source, factsKey(task.source, st)).catch(() => undefined);
   }
 
   /**
@@ -289,7 +305,8 @@ export class Engine {
         try {
           await mkdir(dir, { recursive: true });
           const binaries = await this.binaries();
-          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout) })));
+          const options = { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout), keyframes: await this.keyframes(group.task) };
+          const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, options)));
           this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
         } catch (error) {
           if (signal?.aborted) throw error;
@@ -369,6 +386,11 @@ export class Engine {
       if (c.scan.scriptsCreateVideo) r.compositionsWithScriptedVideo++;
     }
   }
+}
+
+/** What the engine's memos of a source are keyed by: its path and stat identity. */
+function factsKey(path: string, st: { size: number; mtimeMs: number }): string {
+  return `${path}\0${st.size}\0${st.mtimeMs}`;
 }
 
 /** Problems of the machine, not of a video: reported once. */

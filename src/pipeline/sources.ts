@@ -1,8 +1,9 @@
 import { dirname, join } from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
+import type { Micros } from "../core/time.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
-import { probeSource, type ProbeBuild } from "../media/probe.js";
+import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { timed, type Report } from "./report.js";
 
@@ -16,8 +17,9 @@ export class SourceFacts {
   private ffprobePromise?: Promise<Located>;
   /** The ffprobe build the first probe reported, if one ran. */
   private probedBuild?: ProbeBuild;
-  private memos?: Promise<{ probes: StatMemo<SourceInfo>; digests: DigestMemo; binaries: StatMemo<Binary> }>;
+  private memos?: Promise<Memos>;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
+  private readonly keyframeTables = new Map<string, Promise<Micros[]>>();
   private readonly digests = new Map<string, Promise<string>>();
 
   /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
@@ -59,6 +61,13 @@ export class SourceFacts {
     );
   }
 
+  /** The source's keyframe times, for seeks past its start; `identity` as for `probe`. */
+  keyframes(path: string, identity: string): Promise<Micros[]> {
+    return this.once(this.keyframeTables, identity, "probeMs", async () =>
+      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path)),
+    );
+  }
+
   /** The source's sha256; `identity` as for `probe`. */
   digest(path: string, identity: string): Promise<string> {
     return this.once(this.digests, identity, "hashMs", async () => (await this.memo()).digests.digest(path));
@@ -80,11 +89,12 @@ export class SourceFacts {
     return { ...ffmpeg, version, versionText: build.versionText, banner: build.configuration };
   }
 
-  private memo(): Promise<{ probes: StatMemo<SourceInfo>; digests: DigestMemo; binaries: StatMemo<Binary> }> {
+  private memo(): Promise<Memos> {
     this.memos ??= this.memoDir().then((dir) => {
       const memoDir = dir && join(dir, DIGEST_MEMO_DIR);
       return {
         probes: new StatMemo(memoDir, "probe-3", isSourceInfo),
+        keyframes: new StatMemo(memoDir, "keyframes-1", isTimes),
         digests: new DigestMemo(memoDir),
         binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
       };
@@ -101,6 +111,17 @@ export class SourceFacts {
     }
     return found;
   }
+}
+
+interface Memos {
+  probes: StatMemo<SourceInfo>;
+  keyframes: StatMemo<Micros[]>;
+  digests: DigestMemo;
+  binaries: StatMemo<Binary>;
+}
+
+function isTimes(value: unknown): value is Micros[] {
+  return Array.isArray(value) && value.every((t) => Number.isInteger(t));
 }
 
 function isSourceInfo(value: unknown): value is SourceInfo {

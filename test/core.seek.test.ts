@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { extractionArgs, needsKeyframes, seekPoint } from "../src/core/ffmpeg-args.js";
+import type { Task } from "../src/core/plan.js";
+import { toMicros } from "../src/core/time.js";
+
+/** A 30 fps task; `containerOffset` is where the stream's clock stands when the container's starts. */
+function task(mediaStart: number, over: Partial<Task> = {}, containerOffset = 0): Task {
+  const ms = toMicros(mediaStart);
+  return {
+    seekable: true,
+    reorders: true,
+    mediaStart: ms,
+    seek: ms,
+    origin: ms + toMicros(containerOffset),
+    fps: { num: 30, den: 1 },
+    frameCount: 30,
+    source: "/v.mp4",
+    format: "jpg",
+    quality: 95,
+    ...over,
+  } as Task;
+}
+
+const keyframes = [0, 1, 2, 8].map(toMicros);
+
+describe("seekPoint", () => {
+  it("goes to the tick's own time in a source without B-frames", () => {
+    expect(seekPoint(task(1.5, { reorders: false }), 0)).toBe(toMicros(1.5));
+    expect(seekPoint(task(1.5, { reorders: false }), 15)).toBe(toMicros(2));
+  });
+
+  it("with B-frames, goes to the last keyframe shown by the tick, whatever the reordering", () => {
+    expect(seekPoint(task(1.5), 0, keyframes)).toBe(toMicros(1));
+    expect(seekPoint(task(0), 240, keyframes)).toBe(toMicros(8));
+    expect(seekPoint(task(0), 239, keyframes)).toBe(toMicros(2));
+  });
+
+  it("counts a keyframe a hair after the tick as shown then (it rounds to the tick), but not one a frame after", () => {
+    const slightly = [0, toMicros(1) + 3];
+    expect(seekPoint(task(0), 30, slightly)).toBe(toMicros(1) + 3);
+    expect(seekPoint(task(0), 29, slightly)).toBe(0);
+  });
+
+  it("counts -ss from the container's start when the stream starts later (MPEG-TS-like clocks)", () => {
+    const late = [1.4, 2.4, 3.4].map(toMicros);
+    expect(seekPoint(task(1.2, {}, 1.4), 0, late)).toBe(toMicros(1));
+  });
+
+  it("decodes from the start without a table, and never seeks a source that cannot", () => {
+    expect(seekPoint(task(1.5), 0)).toBe(0);
+    expect(seekPoint(task(1.5, { seekable: false }), 0, keyframes)).toBeUndefined();
+    expect(extractionArgs(task(1.5, { seekable: false }), "/out")).not.toContain("-ss");
+    expect(extractionArgs(task(1.5), "/out", { first: 1, count: 30 }, keyframes)).toEqual(expect.arrayContaining(["-noaccurate_seek", "-ss", "1"]));
+  });
+
+  it("asks for the table only to seek past the start of a reordering source", () => {
+    expect(needsKeyframes(task(0))).toBe(false);
+    expect(needsKeyframes(task(0), { first: 31, count: 30 })).toBe(true);
+    expect(needsKeyframes(task(1))).toBe(true);
+    expect(needsKeyframes(task(1, { reorders: false }))).toBe(false);
+    expect(needsKeyframes(task(1, { seekable: false }))).toBe(false);
+  });
+});
