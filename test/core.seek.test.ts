@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extractionArgs, needsKeyframes, seekPoint } from "../src/core/ffmpeg-args.js";
+import { extractionArgs, needsKeyframes, seekPoint, type Keyframe } from "../src/core/ffmpeg-args.js";
 import type { Task } from "../src/core/plan.js";
 import { toMicros } from "../src/core/time.js";
 
@@ -21,7 +21,12 @@ function task(mediaStart: number, over: Partial<Task> = {}, containerOffset = 0)
   } as Task;
 }
 
-const keyframes = [0, 1, 2, 8].map(toMicros);
+/** Keyframes at `seconds`, each decoded two frames before it is shown. */
+function at(...seconds: number[]): Keyframe[] {
+  return seconds.map((t) => ({ pts: toMicros(t), dts: toMicros(t) - 66_667 }));
+}
+
+const keyframes = at(0, 1, 2, 8);
 
 describe("seekPoint", () => {
   it("goes to the tick's own time in a source without B-frames", () => {
@@ -36,14 +41,21 @@ describe("seekPoint", () => {
   });
 
   it("counts a keyframe a hair after the tick as shown then (it rounds to the tick), but not one a frame after", () => {
-    const slightly = [0, toMicros(1) + 3];
+    const slightly = [...at(0), { pts: toMicros(1) + 3, dts: toMicros(1) + 3 }];
     expect(seekPoint(task(0), 30, slightly)).toBe(toMicros(1) + 3);
     expect(seekPoint(task(0), 29, slightly)).toBe(0);
   });
 
   it("counts -ss from the container's start when the stream starts later (MPEG-TS-like clocks)", () => {
-    const late = [1.4, 2.4, 3.4].map(toMicros);
+    const late = at(1.4, 2.4, 3.4);
     expect(seekPoint(task(1.2, {}, 1.4), 0, late)).toBe(toMicros(1));
+  });
+
+  it("never seeks as late as a later keyframe's decode time, which an index may file it under", () => {
+    // Keyframes a frame apart (a scene cut), decoded two frames early: seeking to the first one's
+    // display time could land on the second, shown after the tick.
+    const adjacent = at(0, 1, 1 + 1 / 30);
+    expect(seekPoint(task(0), 30, adjacent)).toBe(adjacent[2]!.dts - 1);
   });
 
   it("decodes from the start without a table, and never seeks a source that cannot", () => {

@@ -35,6 +35,21 @@ describe("run", () => {
     expect(missing.error?.code).toBe("ENOENT");
   });
 
+  it("a process that exited is not reported as timed out while something it started holds its pipes", async () => {
+    const started = Date.now();
+    const result = await run("sh", ["-c", "sleep 5 & exit 0"], { timeoutMs: 300 });
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("does not start a process for a signal already aborted", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const result = await run(join(dir, "no-such-binary"), [], { signal: controller.signal });
+    expect(result.canceled).toBe(true);
+    expect(result.error).toBeUndefined();
+  });
+
   it("kills a process that ignores SIGTERM at the timeout, and one that ignores cancellation", async () => {
     const stubborn = script("stubborn", "trap '' TERM\nsleep 30 & wait; sleep 30");
     const started = Date.now();

@@ -39,7 +39,7 @@ export function jpegQscale(quality: number): number {
  * timestamp shift differs between containers, and `-fps_mode cfr` shows frames up to a tick
  * early; all measured frame by frame.) Containers whose seeks miss are decoded from the start.
  */
-export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }, keyframes?: readonly Micros[]): string[] {
+export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }, keyframes?: readonly Keyframe[]): string[] {
   // A later span keeps the task's time origin and starts the fps filter at its first tick, so its
   // frames are the very frames one pass would write there.
   const tick = span.first - 1;
@@ -65,31 +65,42 @@ export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { f
   return args;
 }
 
+/** A keyframe of the source: when it is shown, and when it is decoded (its pts when the container has no dts). */
+export interface Keyframe {
+  pts: Micros;
+  dts: Micros;
+}
+
 /**
  * Input `-ss` for output tick `tick`: where decoding must start so the frame on screen at that
  * tick comes out of the decoder. Without B-frames that is the tick's time itself: the seek lands
- * on the last keyframe at or before it. With them, ffmpeg finds keyframes by an index time up to
- * a few frames before the keyframe's own (its decode time, shifted), so a seek to the tick can
- * land on a keyframe shown after it, and an open-GOP keyframe drops the frames shown before it.
- * The seek then goes to the last keyframe shown by that tick, read from the source's table: a
- * later keyframe's index time is past it, its own at or before it. No margin is safe for every
- * encoder (x265's defaults lead a keyframe with 4 frames while reporting 2 of reordering).
- * Undefined for sources that cannot seek exactly (decoded from the start). Without a table a
- * reordering source decodes from the start: slow, never wrong.
+ * on the last keyframe at or before it. With them, ffmpeg finds a keyframe by an index time
+ * between its decode and its display time, so a seek to the tick can land on a keyframe shown
+ * after it, and an open-GOP keyframe drops the frames shown before it. The seek then goes to the
+ * last keyframe shown by that tick, from the source's table, but never as late as a later
+ * keyframe's decode time. No margin is safe for every encoder (x265's defaults lead a keyframe
+ * with 4 frames while reporting 2 of reordering). Undefined for sources that cannot seek exactly
+ * (decoded from the start). Without a table a reordering source decodes from the start: slow,
+ * never wrong.
  */
-export function seekPoint(task: Task, tick: number, keyframes?: readonly Micros[]): Micros | undefined {
+export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyframe[]): Micros | undefined {
   if (!task.seekable) return undefined;
   const tickTime = Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
   if (!task.reorders) return task.seek + tickTime;
   // A keyframe within a quarter frame after the tick rounds to it: it is the frame shown then.
   const target = task.origin + tickTime + Math.floor((task.fps.den * 1e6) / (4 * task.fps.num));
   let shown: Micros | undefined;
-  for (const time of keyframes ?? []) if (time <= target) shown = time;
+  let laterDecoded = Infinity;
+  for (const k of keyframes ?? []) {
+    if (k.pts <= target) shown = k.pts;
+    else laterDecoded = Math.min(laterDecoded, k.dts);
+  }
+  if (shown === undefined) return 0;
   // `origin - seek` is where the container's clock starts on the stream's: -ss counts from there.
-  return shown === undefined ? 0 : Math.max(0, shown - (task.origin - task.seek));
+  return Math.max(0, Math.min(shown, laterDecoded - 1) - (task.origin - task.seek));
 }
 
-/** Whether an extraction of `span` needs the source's keyframe table: it seeks past the start of a reordering source. */
+/** Whether extracting `span` of the task seeks past the start of a reordering source, which takes its keyframe table. */
 export function needsKeyframes(task: Task, span: FrameSpan = { first: 1, count: task.frameCount }): boolean {
   return task.seekable && task.reorders && (task.mediaStart > 0 || span.first > 1);
 }

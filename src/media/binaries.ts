@@ -103,7 +103,10 @@ export function requireVersion(binary: Located, versionText: string, banner: str
 /** Run `-version`: the binary works and is new enough, or this throws with the fix. */
 export async function checkBinary(located: Located, env: NodeJS.ProcessEnv = process.env): Promise<Binary> {
   const result = await run(located.path, ["-version"], { env, timeoutMs: 15_000 });
-  if (result.exitCode !== 0) throw cannotRun(located, result.stderr || result.error);
+  if (result.exitCode !== 0) {
+    const why = result.timedOut ? "it did not answer -version within 15 s" : result.signal ? `it was killed by ${result.signal}` : undefined;
+    throw cannotRun(located, result.stderr || result.error || why);
+  }
   const versionText = /version (\S+)/.exec(result.stdout)?.[1] ?? "unknown";
   const version = requireVersion(located, versionText, result.stdout);
   return { ...located, version, versionText, banner: result.stdout };

@@ -1,13 +1,12 @@
 import { copyFile, link, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
-import { extractionArgs } from "../core/ffmpeg-args.js";
+import { extractionArgs, type Keyframe } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
-import type { Micros } from "../core/time.js";
 import type { Binaries } from "./binaries.js";
 import { run } from "./run.js";
 
@@ -20,7 +19,7 @@ export interface ExtractOptions {
   /** Called with each block of ffmpeg's own `-progress` report (about every 0.5 s). */
   onProgress?: (progress: FfmpegProgress) => void;
   /** The source's keyframe times, where seeks past its start go (see seekPoint). */
-  keyframes?: readonly Micros[];
+  keyframes?: readonly Keyframe[];
 }
 
 export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";

@@ -1,6 +1,7 @@
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
-import { toMicros, type Micros, type Rational } from "../core/time.js";
+import type { Keyframe } from "../core/ffmpeg-args.js";
+import { toMicros, type Rational } from "../core/time.js";
 import { cannotRun, requireVersion, type Located } from "./binaries.js";
 import { run, type RunResult } from "./run.js";
 
@@ -22,7 +23,7 @@ interface ProbeStream {
 interface ProbeOutput {
   streams?: ProbeStream[];
   format?: { format_name?: string; duration?: string; start_time?: string };
-  packets?: { pts_time?: string; duration_time?: string; flags?: string }[];
+  packets?: { pts_time?: string; dts_time?: string; duration_time?: string; flags?: string }[];
   program_version?: { version?: string; configuration?: string };
 }
 
@@ -139,18 +140,20 @@ async function measureDuration(binary: Located, file: string, start: number, sig
 }
 
 /**
- * The times of the video stream's keyframes, in microseconds on the stream's own clock, sorted:
- * where a seek may start decoding. Reads every packet, decodes nothing.
+ * The video stream's keyframes (display and decode times, in microseconds on the stream's own
+ * clock), sorted: where a seek may start decoding. Reads every packet, decodes nothing.
  */
-export async function probeKeyframes(binary: Located, file: string, signal?: AbortSignal): Promise<Micros[]> {
-  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,flags"], signal);
+export async function probeKeyframes(binary: Located, file: string): Promise<Keyframe[]> {
+  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"]);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
-  const times: Micros[] = [];
+  const keyframes: Keyframe[] = [];
   for (const packet of parseJson(result.stdout)?.packets ?? []) {
     const pts = Number(packet.pts_time);
-    if (packet.flags?.startsWith("K") && packet.pts_time !== undefined && Number.isFinite(pts)) times.push(toMicros(pts));
+    const dts = Number(packet.dts_time);
+    if (!packet.flags?.startsWith("K") || packet.pts_time === undefined || !Number.isFinite(pts)) continue;
+    keyframes.push({ pts: toMicros(pts), dts: packet.dts_time !== undefined && Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) });
   }
-  return times.sort((a, b) => a - b);
+  return keyframes.sort((a, b) => a.pts - b.pts);
 }
 
 /** ffprobe's JSON; anything else (a broken build, a wrapper's noise) reads as no streams. */

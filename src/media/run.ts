@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
@@ -24,6 +24,9 @@ export interface RunResult {
 }
 
 const STDERR_TAIL = 64 * 1024;
+/** Processes still running, stopped when this process exits: an orphaned ffmpeg would write on unwatched. */
+const live = new Set<ChildProcess>();
+let reaping = false;
 /** A process that ignores SIGTERM this long is killed outright. */
 const KILL_GRACE_MS = 2000;
 
@@ -35,38 +38,62 @@ const KILL_GRACE_MS = 2000;
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const result: RunResult = { stdout: "", stderr: "", timedOut: false, canceled: false };
-    const child = spawn(file, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+    if (options.signal?.aborted) return resolve({ ...result, canceled: true });
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+    } catch (error) {
+      // E2BIG, a NUL in an argument: thrown, not emitted.
+      return resolve({ ...result, error: error as NodeJS.ErrnoException });
+    }
+    live.add(child);
+    if (!reaping) {
+      reaping = true;
+      process.once("exit", () => live.forEach((c) => c.kill("SIGKILL")));
+    }
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let settled = false;
     let killer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      killer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
-    };
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((result.timedOut = true), stop()), options.timeoutMs);
-    const onAbort = () => ((result.canceled = true), stop());
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", options.onStdout ?? ((chunk: string) => (result.stdout += chunk)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => (result.stderr = (result.stderr + chunk).slice(-STDERR_TAIL)));
-    child.on("error", (error) => (result.error = error));
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      live.delete(child);
       clearTimeout(timer);
       clearTimeout(killer);
       options.signal?.removeEventListener("abort", onAbort);
-      if (code !== null && !result.error) result.exitCode = code;
-      if (signal) result.signal = signal;
+      if (exited?.code != null && !result.error) result.exitCode = exited.code;
+      if (exited?.signal) result.signal = exited.signal;
       resolve(result);
     };
-    child.on("close", finish);
-    // A process we stopped is done when it exits, even if something it started still holds its pipes.
+    // Done once it has exited, even if something it started still holds its pipes.
+    const letGo = () => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      finish();
+    };
+    const stop = (why: "timedOut" | "canceled") => {
+      if (exited) return letGo();
+      if (killer) return;
+      result[why] = true;
+      child.kill("SIGTERM");
+      killer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    };
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop("timedOut"), options.timeoutMs);
+    const onAbort = () => stop("canceled");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", options.onStdout ?? ((chunk: string) => (result.stdout += chunk)));
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => (result.stderr = (result.stderr + chunk).slice(-STDERR_TAIL)));
+    child.on("error", (error) => (result.error = error));
     child.on("exit", (code, signal) => {
-      if (!result.timedOut && !result.canceled) return;
-      child.stdout.destroy();
-      child.stderr.destroy();
-      finish(code, signal);
+      exited = { code, signal };
+      if (result.timedOut || result.canceled) letGo();
+    });
+    child.on("close", (code, signal) => {
+      exited ??= { code, signal };
+      finish();
     });
   });
 }

@@ -4,13 +4,13 @@ import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
-import { needsKeyframes } from "../core/ffmpeg-args.js";
+import { needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { frameFileName } from "../core/frames.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
-import { bestReuse, segmentCount, sharedDecodes, type Donor, type SharedDecode } from "../core/spans.js";
-import type { Micros, Rational } from "../core/time.js";
+import { bestReuse, segmentCount, sharedDecodes, splitFrames, type Donor, type SharedDecode } from "../core/spans.js";
+import type { Rational } from "../core/time.js";
 import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
@@ -248,12 +248,16 @@ export class Engine {
     const donors = [...this.shared, ...(await storeDonors(store, task))];
     const plan = bestReuse(task, donors);
     // Segments are spans: exact only when the frames sit on ticks (see planReuse).
-    const parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
+    let parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
+    const spans = [{ first: 1, count: task.frameCount }, ...(plan?.extract ?? []), ...(parts > 1 ? splitFrames(task.frameCount, parts) : [])];
+    const keyframes = spans.some((span) => needsKeyframes(task, span)) ? await this.keyframes(task) : undefined;
+    // Without its keyframes, every segment of a reordering source would decode from the start.
+    if (task.reorders && !keyframes?.length) parts = 1;
     const options = {
       signal,
       onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
       timeoutMs: extractionTimeout(task.frameCount, this.config.options.timeout),
-      keyframes: await this.keyframes(task, Boolean(plan) || parts > 1),
+      keyframes,
     };
     if (plan) {
       try {
@@ -272,15 +276,9 @@ export class Engine {
     return { written, digest };
   }
 
-  /**
-   * The source's keyframe table, when an extraction of the task seeks into it (`spans`: it
-   * extracts spans after the first frame); undefined when it does not, or when ffprobe cannot
-   * list them, and the source is then decoded from its start.
-   */
-  private async keyframes(task: Task, spans = false): Promise<Micros[] | undefined> {
-    if (!spans && !needsKeyframes(task)) return undefined;
-    const st = await stat(task.source);
-    return this.facts.keyframes(task.source, factsKey(task.source, st)).catch(() => undefined);
+  /** The task's source's keyframes, for seeks past its start; empty when ffprobe cannot list them. */
+  private async keyframes(task: Task): Promise<Keyframe[]> {
+    return this.facts.keyframes(task.source, factsKey(task.source, await stat(task.source)));
   }
 
   /**
@@ -305,7 +303,8 @@ export class Engine {
         try {
           await mkdir(dir, { recursive: true });
           const binaries = await this.binaries();
-          const options = { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout), keyframes: await this.keyframes(group.task) };
+          const keyframes = needsKeyframes(group.task) ? await this.keyframes(group.task) : undefined;
+          const options = { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout), keyframes };
           const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, options)));
           this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
         } catch (error) {

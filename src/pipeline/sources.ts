@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
-import type { Micros } from "../core/time.js";
+import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
@@ -19,7 +19,7 @@ export class SourceFacts {
   private probedBuild?: ProbeBuild;
   private memos?: Promise<Memos>;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
-  private readonly keyframeTables = new Map<string, Promise<Micros[]>>();
+  private readonly keyframeTables = new Map<string, Promise<Keyframe[]>>();
   private readonly digests = new Map<string, Promise<string>>();
 
   /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
@@ -61,10 +61,13 @@ export class SourceFacts {
     );
   }
 
-  /** The source's keyframe times, for seeks past its start; `identity` as for `probe`. */
-  keyframes(path: string, identity: string): Promise<Micros[]> {
+  /**
+   * The source's keyframes, for seeks past its start; `identity` as for `probe`. A listing that
+   * fails is remembered as empty for this engine (its seeks decode from the start), not on disk.
+   */
+  keyframes(path: string, identity: string): Promise<Keyframe[]> {
     return this.once(this.keyframeTables, identity, "probeMs", async () =>
-      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path)),
+      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path)).catch(() => []),
     );
   }
 
@@ -94,7 +97,7 @@ export class SourceFacts {
       const memoDir = dir && join(dir, DIGEST_MEMO_DIR);
       return {
         probes: new StatMemo(memoDir, "probe-3", isSourceInfo),
-        keyframes: new StatMemo(memoDir, "keyframes-1", isTimes),
+        keyframes: new StatMemo(memoDir, "keyframes-2", isKeyframes),
         digests: new DigestMemo(memoDir),
         binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
       };
@@ -115,13 +118,13 @@ export class SourceFacts {
 
 interface Memos {
   probes: StatMemo<SourceInfo>;
-  keyframes: StatMemo<Micros[]>;
+  keyframes: StatMemo<Keyframe[]>;
   digests: DigestMemo;
   binaries: StatMemo<Binary>;
 }
 
-function isTimes(value: unknown): value is Micros[] {
-  return Array.isArray(value) && value.every((t) => Number.isInteger(t));
+function isKeyframes(value: unknown): value is Keyframe[] {
+  return Array.isArray(value) && value.every((k: Keyframe) => Number.isInteger(k?.pts) && Number.isInteger(k?.dts));
 }
 
 function isSourceInfo(value: unknown): value is SourceInfo {
