@@ -5,8 +5,10 @@ import { open } from "node:fs/promises";
 /**
  * Reads go into buffers allocated once and reused: a fresh buffer per read costs a page
  * fault per 4 KiB, which on the 2-core bench machine made hashing 3–5× slower than sha256 itself.
+ * 1 MiB, not more: a 512 MiB file hashes as fast (1.3–1.4 GB/s), and a 7.7 MB source in 20 ms
+ * instead of the 43 ms that faulting in two 4 MiB buffers cost, on every cold run's critical path.
  */
-const FILE_CHUNK = 4 * 2 ** 20;
+const FILE_CHUNK = 2 ** 20;
 
 /**
  * sha256 hex of a file, never held in memory: one chunk is read while the previous one
