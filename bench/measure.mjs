@@ -18,13 +18,14 @@ async function engineRun({ root, cacheDir, compositions, allow = [], segments })
 
 /** The exact ffmpeg command the engine would run for each video (planned, not run), with its ffmpeg. */
 async function plan({ root, compositions, allow = [], outDirs }) {
-  const { Engine, resolveOptions, extractionArgs } = await import(join(dist, "cache.js"));
+  const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
   const engine = new Engine({ root, allow, options: resolveOptions({}), logger: { info() {}, warn() {} } });
   const { compositions: loaded } = await engine.load(compositions.map((c) => join(root, c)));
   const videos = (await Promise.all([...loaded.values()].map((c) => engine.plan(c)))).flatMap((p) => p.videos);
   const { ffmpeg } = await engine.binaries();
+  const commands = await Promise.all(videos.map((v, i) => engine.commandFor(v.task, outDirs[i])));
   await engine.dispose();
-  return { ffmpeg: ffmpeg.path, commands: videos.map((v, i) => extractionArgs(v.task, outDirs[i])) };
+  return { ffmpeg: ffmpeg.path, commands };
 }
 
 async function viteBuild({ root, allow = [] }) {

@@ -61,7 +61,7 @@ function project(videos, source) {
 
 /**
  * The engine's own ffmpeg command for each video of a project, writing into `outDirs`:
- * planned through the Engine (probe included) and built by the exported `extractionArgs`,
+ * planned through the Engine (probe and keyframe table included) by `Engine.commandFor`,
  * so the baseline is exactly what framecache runs, minus framecache.
  */
 function rawCommands(root, outDirs) {

@@ -1,7 +1,7 @@
 import { copyFile, link, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
-import { extractionArgs, type Keyframe } from "../core/ffmpeg-args.js";
+import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
 import type { FrameFormat } from "../core/key.js";
@@ -18,8 +18,8 @@ export interface ExtractOptions {
   onSpawn?: (args: string[]) => void;
   /** Called with each block of ffmpeg's own `-progress` report (about every 0.5 s). */
   onProgress?: (progress: FfmpegProgress) => void;
-  /** The source's keyframe times, where seeks past its start go (see seekPoint). */
-  keyframes?: readonly Keyframe[];
+  /** The source's keyframes, asked for only when a span seeks past its start (see seekPoint). */
+  keyframes?: () => Promise<readonly Keyframe[]>;
 }
 
 export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";
@@ -45,7 +45,8 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
     });
   }
   const { onProgress } = options;
-  const args = extractionArgs(task, dir, span, options.keyframes);
+  const keyframes = needsKeyframes(task, span) ? await options.keyframes?.() : undefined;
+  const args = extractionArgs(task, dir, span, keyframes);
   if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);
   const parser = onProgress && new FfmpegProgressParser();

@@ -4,12 +4,12 @@ import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
-import { needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
+import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { frameFileName } from "../core/frames.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
 import type { VideoRef } from "../core/scan.js";
-import { bestReuse, segmentCount, sharedDecodes, splitFrames, type Donor, type SharedDecode } from "../core/spans.js";
+import { bestReuse, segmentCount, sharedDecodes, type Donor, type SharedDecode } from "../core/spans.js";
 import type { Rational } from "../core/time.js";
 import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
@@ -249,10 +249,9 @@ export class Engine {
     const plan = bestReuse(task, donors);
     // Segments are spans: exact only when the frames sit on ticks (see planReuse).
     let parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
-    const spans = [{ first: 1, count: task.frameCount }, ...(plan?.extract ?? []), ...(parts > 1 ? splitFrames(task.frameCount, parts) : [])];
-    const keyframes = spans.some((span) => needsKeyframes(task, span)) ? await this.keyframes(task) : undefined;
+    const keyframes = () => this.keyframes(task);
     // Without its keyframes, every segment of a reordering source would decode from the start.
-    if (task.reorders && !keyframes?.length) parts = 1;
+    if (parts > 1 && task.reorders && !(await keyframes()).length) parts = 1;
     const options = {
       signal,
       onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
@@ -274,6 +273,11 @@ export class Engine {
     const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
     const [written, digest] = await Promise.all([extracting, digesting]);
     return { written, digest };
+  }
+
+  /** The ffmpeg arguments of one pass over the task into `outDir`, as the engine would run it (the benchmark's baseline). */
+  async commandFor(task: Task, outDir: string): Promise<string[]> {
+    return extractionArgs(task, outDir, undefined, needsKeyframes(task) ? await this.keyframes(task) : undefined);
   }
 
   /** The task's source's keyframes, for seeks past its start; empty when ffprobe cannot list them. */
@@ -303,8 +307,7 @@ export class Engine {
         try {
           await mkdir(dir, { recursive: true });
           const binaries = await this.binaries();
-          const keyframes = needsKeyframes(group.task) ? await this.keyframes(group.task) : undefined;
-          const options = { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout), keyframes };
+          const options = { signal, timeoutMs: extractionTimeout(group.task.frameCount, this.config.options.timeout), keyframes: () => this.keyframes(group.task) };
           const written = await this.limit(() => timed(this.report, "extractMs", () => extractFrames(binaries, group.task, dir, options)));
           this.shared.push({ dir, input: group.task.input, frames: group.task.frameCount, written });
         } catch (error) {
