@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isFramecacheError } from "../src/core/errors.js";
@@ -102,6 +102,35 @@ describe("Engine", () => {
       // The next run knows the source and the binaries; its one ffprobe lists the keyframes to seek past the start.
       expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
       expect(starts()).toEqual(["ffprobe -v", "ffmpeg -nostdin", "ffprobe -v", "ffmpeg -nostdin"]);
+    });
+
+    it("lists a source's keyframes only to seek past the start of one with B-frames", async () => {
+      const plain = ["-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-pix_fmt", "yuv420p"];
+      makeCodedVideo(join(dir, "plain.mp4"), { seconds: 2, codec: plain });
+      makeCodedVideo(join(dir, "bframes.mp4"), { seconds: 2 });
+      for (const name of ["plain.mp4", "bframes.mp4"]) utimesSync(join(dir, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      writeFiles(dir, {
+        "a.html": `<video src="plain.mp4" data-media-start="1"></video>`,
+        "b.html": `<video src="bframes.mp4" data-duration="1"></video>`,
+        "c.html": `<video src="bframes.mp4" data-media-start="1"></video>`,
+      });
+      const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg", "ffprobe"]);
+      const options = { ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") };
+      const ffprobes = () => starts().filter((s) => s.startsWith("ffprobe")).length;
+      // No B-frames: the probe alone, and a seek straight to 1 s.
+      expect((await engine(options).run([join(dir, "a.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(1);
+      // B-frames, from the start: nothing to seek past.
+      expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(2);
+      // B-frames, from 1 s: the keyframe listing, once, then remembered by the next engine.
+      expect((await engine(options).run([join(dir, "c.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(3);
+      const late = (await engine(options).run([join(dir, "c.html")])).results[0]!.entry.dir;
+      rmSync(late, { recursive: true });
+      const again = await engine(options).run([join(dir, "c.html")]);
+      expect(again.results[0]!.cache).toBe("miss");
+      expect(ffprobes()).toBe(3);
     });
 
     it("elsewhere, runs -version once per store, not once per run", async () => {
