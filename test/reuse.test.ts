@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { frameFileName } from "../src/core/frames.js";
 import type { FrameFormat } from "../src/core/key.js";
@@ -25,13 +25,13 @@ afterEach(() => cleanup());
 type Window = { ms: number; d: number };
 
 function tag(id: string, w: Window): string {
-  return videoTag(id, "clip.mp4", { "data-media-start": w.ms, "data-duration": w.d });
+  return videoTag(id, `clip${extname(source)}`, { "data-media-start": w.ms, "data-duration": w.d });
 }
 
 function project(name: string): string {
   const root = join(dir, name);
   mkdirSync(root, { recursive: true });
-  copyFileSync(source, join(root, "clip.mp4"));
+  copyFileSync(source, join(root, `clip${extname(source)}`));
   return root;
 }
 
@@ -158,6 +158,13 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
       await runEngine(root, [tag("v", { ms: 0, d: frames / 30 })], { dataFps: 30 });
       const second = (await runEngine(root, [tag("v", { ms: 0, d: 80 / 30 })], { dataFps: 30 })).byId.v!.entry;
       expect(hashes(second.dir, second.frames, "jpg"), `span from frame ${frames + 1}`).toEqual(expected);
+    }
+    // The same stream in Matroska, whose index and timestamps differ from mp4's: the same frames.
+    source = join(dir, "hevc.mkv");
+    ffmpeg("-i", join(dir, "hevc.mp4"), "-c", "copy", source);
+    for (const frames of [28, 29, 30]) {
+      const [late] = await fresh([{ ms: Number((frames / 30).toFixed(6)), d: 10 / 30 }]);
+      expect(late, `mkv media start at frame ${frames}`).toEqual(expected!.slice(frames, frames + 10));
     }
   });
 
