@@ -6,7 +6,7 @@ import { isFramecacheError } from "../src/core/errors.js";
 import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
-import { countingFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
+import { countingFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { writeFiles } from "./helpers/project.js";
 
 let dir: string;
@@ -131,6 +131,29 @@ describe("Engine", () => {
       const again = await engine(options).run([join(dir, "c.html")]);
       expect(again.results[0]!.cache).toBe("miss");
       expect(ffprobes()).toBe(3);
+    });
+
+    it("decodes from the start when the keyframes cannot be listed: exact, asked once per run, never remembered", async () => {
+      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 3 });
+      utimesSync(join(dir, "clip.mp4"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video><video src="clip.mp4" data-media-start="2" data-duration="0.5"></video>` });
+      // A fake only for the packet listing, the one failure this is about.
+      const log = join(dir, "listings.log");
+      const real = execFileSync("sh", ["-c", "command -v ffprobe"]).toString().trim();
+      const ffprobePath = join(dir, "ffprobe");
+      writeFileSync(ffprobePath, `#!/bin/sh
+case "$*" in *packet=pts_time,dts_time,flags*) echo listing >> "${log}"; exit 1;; esac
+exec "${real}" "$@"
+`);
+      chmodSync(ffprobePath, 0o755);
+      const listings = () => readFileSync(log, "utf8").split("\n").filter(Boolean).length;
+      const first = await engine({ ffprobePath }).run([join(dir, "a.html")]);
+      expect(first.errors).toEqual([]);
+      expect(listings()).toBe(1);
+      expect(first.results.map((r) => readFrameNumbers(r.entry.dir))).toEqual([range(30, 15), range(60, 15)]);
+      for (const r of first.results) rmSync(r.entry.dir, { recursive: true });
+      expect((await engine({ ffprobePath }).run([join(dir, "a.html")])).errors).toEqual([]);
+      expect(listings()).toBe(2);
     });
 
     it("elsewhere, runs -version once per store, not once per run", async () => {
