@@ -46,9 +46,8 @@ export type ReuseTarget = Pick<Task, "input" | "mediaStart" | "frameCount" | "fp
 /**
  * Which frames of a new extraction a donor holds. A donor with another media start, or one
  * that leaves spans to extract, only counts when the frames sit on ticks (`Task.framesOnTicks`).
- * Only frames ffmpeg really
- * wrote are taken: a frame the donor repeats because the source ended is a real frame of
- * nothing. Undefined when nothing lines up or overlaps.
+ * Only frames ffmpeg really wrote are taken: a frame the donor repeats because the source ended
+ * is a real frame of nothing. Undefined when nothing lines up or overlaps.
  */
 export function planReuse(target: ReuseTarget, donor: Donor): ReusePlan | undefined {
   const { input, mediaStart: start, frameCount: frames, fps } = target;

@@ -251,7 +251,6 @@ async function fileInTheWay(path: string): Promise<string> {
   return "a part of the path";
 }
 
-/** Where a bare command name runs from, for the report. */
 function firstLine(text: string): string {
   return text.split("\n")[0]!;
 }

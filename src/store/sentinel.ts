@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName, SENTINEL } from "../core/frames.js";
 import type { FrameFormat, KeyInput } from "../core/key.js";
-import { digestFiles } from "../media/digest.js";
+import { digestFiles, type FilesDigest } from "../media/digest.js";
 
 /** The `.hf-complete` file: written last, so its presence means the entry is whole. */
 export interface Sentinel {
@@ -44,7 +44,7 @@ export async function readSentinel(entryDir: string): Promise<SentinelRead> {
 }
 
 /** Digest and byte total of frames 1..count, hashed in order. */
-export function digestFrames(dir: string, count: number, format: FrameFormat): Promise<{ digest: string; bytes: number }> {
+export function digestFrames(dir: string, count: number, format: FrameFormat): Promise<FilesDigest> {
   return digestFiles(Array.from({ length: count }, (_, i) => join(dir, frameFileName(i + 1, format))));
 }
 
