@@ -50,6 +50,14 @@ describe("framecache doctor", () => {
     expect(human.stdout.trim().split("\n").at(-1)).toBe("all 9 checks ok");
   });
 
+  it("passes over a directory named ffmpeg earlier on PATH", async () => {
+    const shadow = join(dir, "bin");
+    mkdirSync(join(shadow, "ffmpeg"), { recursive: true });
+    const report = await doctorJson([], { PATH: `${shadow}:${process.env.PATH}` });
+    const ffmpegOnPath = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
+    expect(report.byId.ffmpeg).toMatchObject({ status: "ok", data: { chosenBy: "PATH", path: ffmpegOnPath } });
+  });
+
   it("fails with the fix when FFMPEG_PATH points at a file that does not exist", async () => {
     const missing = join(dir, "no/such/ffmpeg");
     const run = await doctor(["--cache-dir", "cache"], { FFMPEG_PATH: missing });

@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
 import type { FfmpegFeatures } from "../core/ffmpeg-args.js";
@@ -112,12 +112,15 @@ export async function checkBinary(located: Located, env: NodeJS.ProcessEnv = pro
   return { ...located, version, versionText, banner: result.stdout };
 }
 
-/** The file is there and this process may run it. */
-export function isExecutable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
+/** A regular file this process may run: a directory named ffmpeg passes access(X_OK) too. */
+export async function isExecutable(path: string): Promise<boolean> {
+  try {
+    if (!(await stat(path)).isFile()) return false;
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function searchPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
