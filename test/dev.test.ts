@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
@@ -7,7 +7,7 @@ import { DevSession } from "../src/pipeline/dev-session.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
 import { entryOf, frameAt, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
-import { countingFfmpeg, gatedFfmpeg, tempDir } from "./helpers/media.js";
+import { countingFfmpeg, gatedFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
 import { referenceProject, writeFiles } from "./helpers/project.js";
 
 let dir: string;
@@ -293,6 +293,61 @@ describe("DevSession", () => {
         return found !== "timeout" && found;
       }, "the entry");
       expect(done).toMatchObject({ name: entry, frames: 30, format: "jpg" });
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it("tries a failed extraction again when its page is planned again", async () => {
+    referenceProject(dir);
+    // ffmpeg fails while the flag file is there, as on a full disk that is then cleared.
+    const flag = join(dir, "fail");
+    const failing = join(dir, "ffmpeg-fails");
+    writeFileSync(flag, "");
+    writeFileSync(failing, `#!/bin/sh\n[ "$1" = "-version" ] && exec ffmpeg "$@"\n[ -f "${flag}" ] && { echo "No space left on device" >&2; exit 1; }\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+    const options = resolveOptions({ cacheDir: join(dir, "cache"), ffmpegPath: failing });
+    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined });
+    const index = join(dir, "index.html");
+    try {
+      const entry = entryOf(framesById((await session.page(index, readFileSync(index, "utf8"))).html).a!);
+      expect(await session.entry(entry)).toBe("missing");
+      rmSync(flag);
+      await session.page(index, readFileSync(index, "utf8"));
+      expect(await session.entry(entry)).toMatchObject({ name: entry, frames: 30 });
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it("its background GC spares every entry its pages use, however long ago they were planned", async () => {
+    mkdirSync(join(dir, "media"));
+    for (const [name, seconds] of [["a", 1], ["b", 2], ["c", 3]] as const) makeCodedVideo(join(dir, `media/${name}.mp4`), { seconds });
+    const page = (name: string) => `<div data-fps="30"><video id="${name}" src="media/${name}.mp4"></video></div>`;
+    writeFiles(dir, { "a.html": page("a"), "b.html": page("b"), "c.html": page("c") });
+    const options = resolveOptions({ cacheDir: join(dir, "cache"), maxCacheSize: 1 });
+    // Entry c: made by another process, used by no page of this session.
+    const other = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    const [c] = (await other.run([join(dir, "c.html")])).results;
+    await other.dispose();
+    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined, gcDelayMs: 0 });
+    const served = async (name: string) => {
+      const file = join(dir, `${name}.html`);
+      const entry = entryOf(framesById((await session.page(file, readFileSync(file, "utf8"))).html)[name]!);
+      expect(await session.entry(entry)).toMatchObject({ name: entry });
+      return entry;
+    };
+    try {
+      const a = await served("a");
+      // Both entries were last used two hours ago, past GC's one-hour grace.
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      for (const e of [a, c!.entry.name]) utimesSync(join(dir, "cache", e, ".hf-complete"), twoHoursAgo, twoHoursAgo);
+      const b = await served("b");
+      await until(() => engine.report.gcEvicted > 0, "a collection that evicts c");
+      expect(existsSync(join(dir, "cache", c!.entry.name))).toBe(false);
+      expect(existsSync(join(dir, "cache", a, "frame_00030.jpg"))).toBe(true);
+      expect(existsSync(join(dir, "cache", b))).toBe(true);
     } finally {
       await session.dispose();
     }

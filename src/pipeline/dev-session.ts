@@ -1,17 +1,15 @@
 import { realpath } from "node:fs/promises";
-import { join } from "node:path";
 import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
 import { isFramecacheError, type FramecacheError } from "../core/errors.js";
 import { formatBytes, formatDuration } from "../core/format.js";
-import { SENTINEL } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
 import type { Task } from "../core/plan.js";
 import { scanComposition, type VideoRef } from "../core/scan.js";
 import { fpsValue } from "../core/time.js";
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
 import { exists } from "../store/sentinel.js";
-import type { StoredEntry } from "../store/store.js";
+import { touchEntry, type StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 import { withLocation, type CacheOutcome, type Engine, type PlannedVideo } from "./engine.js";
 import type { Logger } from "./logger.js";
@@ -30,6 +28,8 @@ export interface DevSessionOptions {
   waitTimeoutMs?: number;
   /** Quiet time after a source's last change event before re-planning. @default 100 */
   debounceMs?: number;
+  /** Wait after an extraction before collecting garbage, so others can settle. @default 10_000 */
+  gcDelayMs?: number;
 }
 
 type Outcome = { entry: StoredEntry; cache: CacheOutcome };
@@ -60,9 +60,6 @@ interface Served {
  * so a page request and a file change never interleave their bookkeeping;
  * extraction runs in the background and frame requests wait for it.
  */
-/** GC waits for extractions to settle, as a build runs it after the bundle. */
-const GC_DELAY_MS = 10_000;
-
 export class DevSession {
   private readonly queue = pLimit(1);
   private readonly served = new Map<string, Served>();
@@ -171,10 +168,10 @@ export class DevSession {
     await this.engine.dispose();
   }
 
-  /** Keep the store under its budget in the background; entries used within the hour are never evicted. */
+  /** Keep the store under its budget in the background; entries the pages use, or used within the hour, are never evicted. */
   private collectGarbageSoon(): void {
     clearTimeout(this.gcTimer);
-    this.gcTimer = setTimeout(() => void this.engine.collectGarbage(), GC_DELAY_MS);
+    this.gcTimer = setTimeout(() => void this.engine.collectGarbage(this.wanted()), this.options.gcDelayMs ?? 10_000);
     this.gcTimer.unref();
   }
 
@@ -224,9 +221,10 @@ export class DevSession {
   /** The run for a task: the current one when it is still good, else a new extraction. `ref` names it in a failure. */
   private async track(task: Task, ref?: VideoRef): Promise<Run> {
     const known = this.runs.get(task.entry);
-    if (known && known.task.key === task.key && !known.controller.signal.aborted) {
-      // An entry removed from the store since (gc, `framecache clean`) is made again.
-      if (!known.outcome || (await exists(join(known.outcome.entry.dir, SENTINEL)))) return known;
+    // A failed run is tried again: the page was reloaded or the source changed, perhaps after a fix.
+    if (known && known.task.key === task.key && !known.controller.signal.aborted && !known.failed) {
+      // Serving an entry again is a use on the LRU clock; one removed since (gc, `framecache clean`) is made again.
+      if (!known.outcome || (await touchEntry(known.outcome.entry.dir))) return known;
     }
     const controller = new AbortController();
     // A superseded run of the same key must settle before the engine is asked again.
@@ -250,11 +248,17 @@ export class DevSession {
 
   /** Abort running extractions that no served composition or import needs any more. */
   private supersede(): void {
-    const wanted = new Set(this.pinned);
-    for (const served of this.served.values()) for (const v of served.videos) wanted.add(v.task.entry);
+    const wanted = this.wanted();
     for (const [name, run] of this.runs) {
       if (!wanted.has(name) && !run.outcome && !run.failed) run.controller.abort();
     }
+  }
+
+  /** Entries that served compositions and imports use. */
+  private wanted(): Set<string> {
+    const wanted = new Set(this.pinned);
+    for (const served of this.served.values()) for (const v of served.videos) wanted.add(v.task.entry);
+    return wanted;
   }
 
   /** One line per composition once its frames are ready, when its set of entries is new. */

@@ -320,13 +320,14 @@ export class Engine {
 
   /**
    * Bring the store under `maxCacheSize` if anything was extracted since the last call
-   * (after a build; a dev server may call it after each rebuild). Counts go to the report.
+   * (after a build; a dev server may call it after each rebuild), sparing the entries `inUse`.
+   * Counts go to the report.
    */
-  async collectGarbage(): Promise<void> {
+  async collectGarbage(inUse?: ReadonlySet<string>): Promise<void> {
     if (this.extracted === this.extractedAtLastGc || !this.storePromise || !this.cached) return;
     this.extractedAtLastGc = this.extracted;
     try {
-      const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize });
+      const stats = await collectGarbage(await this.storeDir(), { maxSize: this.config.options.maxCacheSize, inUse });
       this.report.gcEvicted += stats.evicted;
       this.report.gcBytesFreed += stats.bytesFreed;
     } catch (error) {

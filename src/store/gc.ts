@@ -13,6 +13,8 @@ export interface GcOptions {
   maxAgeMs?: number;
   /** Report what would go, remove nothing. */
   dryRun?: boolean;
+  /** Entries the caller is using (a dev server's open pages): never evicted. */
+  inUse?: ReadonlySet<string>;
   now?: number;
 }
 
@@ -76,7 +78,7 @@ export async function collectGarbage(storeDir: string, options: GcOptions = {}):
     if (!tooOld && !overBudget) continue;
     // Read the clock again: a build may have hit the entry since the inventory was taken.
     const lastUsed = await stat(join(entry.dir, SENTINEL)).then((st) => st.mtimeMs, () => entry.lastUsed);
-    if (now - lastUsed < HOUR_MS || locked.has(entry.name)) {
+    if (now - lastUsed < HOUR_MS || locked.has(entry.name) || options.inUse?.has(entry.name)) {
       stats.spared++;
       continue;
     }

@@ -135,9 +135,17 @@ export function partialDir(storeDir: string, entry: string): string {
   return join(storeDir, `${entry}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-async function touch(file: string): Promise<void> {
+/** Mark a complete entry used now (the LRU clock); false when it is gone (gc, `framecache clean`). */
+export async function touchEntry(dir: string): Promise<boolean> {
+  return touch(join(dir, SENTINEL));
+}
+
+async function touch(file: string): Promise<boolean> {
   const now = new Date();
-  await utimes(file, now, now).catch(() => undefined);
+  return utimes(file, now, now).then(
+    () => true,
+    () => false,
+  );
 }
 
 function isCode(error: unknown, ...codes: string[]): boolean {
