@@ -371,6 +371,44 @@ describe("a src outside the root that server.fs.allow permits", () => {
     expect(readFrameNumbers(join(root, "dist", manifestFrames(join(root, "dist"))[0]!))).toEqual(range(15, 15));
     await expectCleanStore();
   });
+
+  it("a composition there is refused at its reference: the build writes each composition at its own path", async () => {
+    const outside = join(dir, "shared");
+    writeFiles(outside, { "comp.html": `<div data-fps="30"></div>\n` });
+    composition(`<div id="nested" data-composition-src="/@fs${outside}/comp.html"></div>`);
+    let error: BuildError | undefined;
+    await viteBuild(root, { cacheDir: cache }, { logLevel: "silent", server: { fs: { allow: [root, outside] } } }).catch((e: { errors?: BuildError[] }) => {
+      error = e.errors?.[0] ?? (e as BuildError);
+    });
+    expect(error?.pluginCode).toBe("FC_OUTSIDE_ROOT");
+    expect(error?.loc).toMatchObject({ file: join(root, "index.html"), line: 3 });
+    expect(error?.message).toContain(`resolves to ${outside}/comp.html, outside the project root`);
+  });
+});
+
+describe("a composition outside the root given to the CLI", () => {
+  it("is refused, and nothing is written outside --out or over the source", async () => {
+    // The sibling app has a clip of the same name: a relative src must never find it instead.
+    mkdirSync(join(root, "media"));
+    makeCodedVideo(join(root, "media/clip.mp4"), { seconds: 1 });
+    const site = join(dir, "site");
+    mkdirSync(join(site, "media"), { recursive: true });
+    makeCodedVideo(join(site, "media/clip.mp4"), { seconds: 2 });
+    const page = `<div data-fps="30"><video id="v" src="media/clip.mp4"></video></div>\n`;
+    writeFiles(site, { "index.html": page });
+    const run = await cli(["extract", "../site/index.html", "--cache-dir", cache, "--out", "."]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(`error [FC_OUTSIDE_ROOT] composition ${site}/index.html is outside the project root ${root}`);
+    expect(run.stderr).toContain("--root widens it");
+    expect(readFileSync(join(site, "index.html"), "utf8")).toBe(page);
+    expect(readdirSync(root).sort()).toEqual(["framecache-manifest.json", "media"]);
+
+    // With a root that holds it, its src is its own folder's clip: 60 frames, not 30.
+    const widened = await cli(["extract", "../site/index.html", "--root", "..", "--cache-dir", cache, "--out", "out"]);
+    expect(widened.exitCode, widened.stderr).toBe(0);
+    expect(widened.stdout).toMatch(/1 videos · 0 hit · 1 extracted · 60 frames/);
+    expect(readFileSync(join(root, "out/site/index.html"), "utf8")).toContain('data-frame-count="60"');
+  });
 });
 
 describe("file names with spaces, unicode, % and a leading -", () => {

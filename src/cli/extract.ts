@@ -40,7 +40,9 @@ export async function extractCommand(
   const root = resolve(flags.root ?? process.cwd());
   const fps = flags.fps === undefined ? undefined : /^\d+$/.test(flags.fps) ? Number(flags.fps) : flags.fps;
   const timeout = flags.timeout === undefined ? undefined : /^\d+$/.test(flags.timeout) ? Number(flags.timeout) : flags.timeout;
-  const options = resolveOptions({ fps, format: flags.format, cacheDir: flags.cacheDir, timeout: timeout as number | undefined });
+  // A path typed on the command line is relative to where it was typed, not to --root.
+  const cacheDir = flags.cacheDir === undefined ? undefined : resolve(flags.cacheDir);
+  const options = resolveOptions({ fps, format: flags.format, cacheDir, timeout: timeout as number | undefined });
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   if (shard && flags.out) {
     throw new FramecacheError("FC_BAD_OPTION", "--shard and --out cannot be combined: a shard holds only part of the frames", {

@@ -22,11 +22,12 @@ cli
   .option("--format <format>", "jpg, png or auto")
   .option("--shard <i/n>", "Extract only slice I of N (by key), so N CI jobs fill a shared cache")
   .option("--timeout <ms>", "Kill an ffmpeg run after this many ms (default 60 s + 100 ms a frame)")
+  .option("--root <dir>", "Project root: compositions and videos must be inside it (default: the current directory)")
   .option("--json", "Print the report as JSON")
   .option("--explain", "For each miss, name the key fields that differ from the nearest cached entry")
   .example("framecache extract index.html --out dist")
   .example("framecache extract scenes/*.html --fps 30000/1001 --format png --json")
-  .example("framecache extract index.html --cache-dir /tmp/frames --verbose")
+  .example("framecache extract site/index.html --root site --cache-dir /tmp/frames --verbose")
   .example("framecache extract index.html --quiet --timeout 600000")
   .example("framecache extract index.html --shard 1/4 --explain")
   .action(async (compositions: string[], flags) => {
@@ -40,6 +41,7 @@ cli
         json: flags.json,
         cacheDir: flags.cacheDir,
         shard: flags.shard === undefined ? undefined : String(flags.shard),
+        root: flags.root === undefined ? undefined : String(flags.root),
         explain: flags.explain,
         timeout: flags.timeout === undefined ? undefined : String(flags.timeout),
         quiet: out.quiet,

@@ -73,6 +73,13 @@ export async function loadCompositions(
 ): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
   const compositions = new Map<string, Composition>();
   const errors: FramecacheError[] = [];
+  // Each composition is written at its own path in the output, which must not climb out of it.
+  const inProject = (file: string) => [paths.root, paths.publicDir].some((dir) => dir !== undefined && isInside(file, dir));
+  const outside = (message: string, loc?: SourceLocation) =>
+    new FramecacheError("FC_OUTSIDE_ROOT", `${message} the project root ${paths.root}`, {
+      loc,
+      hint: "Keep compositions inside the project (the CLI's --root widens it); only videos may come from Vite's server.fs.allow folders.",
+    });
 
   const load = async (file: string, inheritedFps: Rational, stack: string[]): Promise<void> => {
     if (compositions.has(file)) return;
@@ -84,6 +91,7 @@ export async function loadCompositions(
     for (const ref of scan.nested) {
       try {
         const nested = await resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
+        if (!inProject(nested)) throw outside(`data-composition-src="${ref.src}" resolves to ${nested}, outside`, ref.loc);
         if (stack.includes(nested)) {
           warn(`${formatLocation(ref.loc)}: data-composition-src="${ref.src}" nests a composition inside itself; not followed`);
           continue;
@@ -96,6 +104,9 @@ export async function loadCompositions(
       }
     }
   };
-  for (const root of roots) await load(root, defaultFps, [root]);
+  for (const root of roots) {
+    if (inProject(root)) await load(root, defaultFps, [root]);
+    else errors.push(outside(`composition ${root} is outside`));
+  }
   return { compositions, errors };
 }
