@@ -146,6 +146,23 @@ describe("shared cache over the Turborepo remote cache API (real turborepo-remot
     expect(readBuild(machineB).report).toMatchObject({ remoteBytesDown: 0, remoteBytesUp: 0 });
   });
 
+  it("shares an entry whose last frames are held past the source's end, though they are one file on disk", async () => {
+    const team = "team-held";
+    const source = machine("held");
+    // 0.5 s of a 4 s clip, then 0.5 s past its end: frames 16–30 show the last frame, hard links to one file.
+    writeFileSync(join(source, "index.html"), `<div data-fps="30"><video id="late" src="media/clip.mp4" data-media-start="3.5" data-duration="1"></video></div>`);
+    const first = await build(source, { cacheDir: join(source, "cache"), remote: remote(team) });
+    expect(first.warnings).toEqual([]);
+    const other = machine("held-other", source);
+    const ffmpeg = countingFfmpeg(other);
+    const second = await build(other, { cacheDir: join(other, "cache"), ffmpegPath: ffmpeg.path, remote: remote(team) });
+    expect(second.warnings).toEqual([]);
+    expect(ffmpeg.runs()).toBe(0);
+    expect(readBuild(other).report).toMatchObject({ remoteHits: 1, cacheMisses: 0 });
+    expect(frameDigests(other)).toEqual(frameDigests(source));
+    expect(readFrameNumbers(readBuild(other).folder("late"))).toEqual([...range(105, 15), ...Array(15).fill(119)]);
+  });
+
   it("rejects tampered artifacts (changed frame, another entry's frames), extracts those locally, and replaces them", async () => {
     const team = "team-tamper";
     const cacheA = join(machineA, "cache");

@@ -1,5 +1,6 @@
-import { createWriteStream, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { createWriteStream, type Stats, type WriteStream } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadEntry } from "tar";
@@ -15,7 +16,17 @@ import type { StoredEntry } from "../store.js";
  * cost CPU on both ends for almost nothing. Headers are portable with a fixed
  * mtime, so the same entry always packs to the same bytes.
  */
-const PACK_OPTIONS = { portable: true, mtime: new Date(0), noDirRecurse: true } as const;
+async function packOptions(dir: string, files: string[]) {
+  // tar writes a second name of one inode as a Link, which the unpacker refuses; held frames
+  // are such names. Stats that count one name each make every frame a regular file.
+  const statCache = new Map<string, Stats>();
+  for (const file of files) {
+    const stat = await lstat(join(dir, file));
+    stat.nlink = 1;
+    statCache.set(resolve(dir, file), stat);
+  }
+  return { portable: true, mtime: new Date(0), noDirRecurse: true, cwd: dir, statCache };
+}
 
 /** Caps on what a download may contain, whatever the server says. */
 export const ARTIFACT_LIMITS = {
@@ -43,8 +54,8 @@ function loadTar(): Promise<typeof import("tar")> {
 /** A tar stream of the entry, read from disk as it is sent. */
 export function packEntry(dir: string, files: string[]): Readable {
   const out = new PassThrough();
-  loadTar()
-    .then(({ create }) => pipeline(create({ ...PACK_OPTIONS, cwd: dir }, files) as unknown as Readable, out))
+  Promise.all([loadTar(), packOptions(dir, files)])
+    .then(([{ create }, options]) => pipeline(create(options, files) as unknown as Readable, out))
     .catch((error: Error) => out.destroy(error));
   return out;
 }
@@ -53,7 +64,7 @@ export function packEntry(dir: string, files: string[]): Readable {
 export async function packedSize(dir: string, files: string[]): Promise<number> {
   const { create } = await loadTar();
   let size = 0;
-  for await (const chunk of create({ ...PACK_OPTIONS, cwd: dir }, files)) size += (chunk as Buffer).length;
+  for await (const chunk of create(await packOptions(dir, files), files)) size += (chunk as Buffer).length;
   return size;
 }
 
