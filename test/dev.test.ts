@@ -272,6 +272,19 @@ describe("dev server: JS imports", () => {
     expect(last.status).toBe(200);
     expect(last.body.equals(readFileSync(join(dir, "cache", entryOf(clip.frames), "frame_00015.jpg")))).toBe(true);
   });
+
+  it("a ?frames request for a file Vite's server.fs.deny covers is refused, and nothing is extracted", async () => {
+    referenceProject(dir);
+    cpSync(join(dir, "media/clip.mp4"), join(dir, "key.pem"));
+    const ffmpeg = countingFfmpeg(dir);
+    dev = await startDev(dir, { cacheDir: join(dir, "cache"), ffmpegPath: ffmpeg.path });
+    expect((await rawRequest(dev.origin, "/key.pem")).status).toBe(403);
+    const denied = await rawRequest(dev.origin, "/key.pem?frames&import");
+    expect(denied.status).not.toBe(200);
+    expect(denied.body.toString()).not.toContain("hfcache-v2-");
+    expect(ffmpeg.runs()).toBe(0);
+    expect((await rawRequest(dev.origin, "/media/clip.mp4?frames&import")).status).toBe(200);
+  });
 });
 
 describe("DevSession", () => {

@@ -1,6 +1,6 @@
 import { realpath } from "node:fs/promises";
 import { basename } from "node:path";
-import type { Plugin } from "vite";
+import { isFileLoadingAllowed, type Plugin } from "vite";
 import { devFramesUrl } from "../core/dev-url.js";
 import { FramecacheError } from "../core/errors.js";
 import { isInside } from "../core/paths.js";
@@ -36,6 +36,12 @@ export function importPlugin(state: PluginState): Plugin {
       if (![state.root, ...state.allow].some((dir) => isInside(real, dir))) {
         throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is outside the project root ${state.root}`, {
           hint: "Move the video into the project, or add its folder to Vite's server.fs.allow.",
+        });
+      }
+      // Any page can request `/x?frames&import`: the dev server's deny list (.env, *.pem, .git/…) holds for it too.
+      if (state.dev && state.config && !isFileLoadingAllowed(state.config, real)) {
+        throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is denied by Vite's server.fs rules`, {
+          hint: "Rename or move the video, or change server.fs.deny.",
         });
       }
       const params = new URLSearchParams(query);

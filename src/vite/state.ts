@@ -26,6 +26,7 @@ export class PluginState {
   progress?: ExtractionProgress;
   /** Set by Vite; plain Rollup has no root HTML. */
   vite = false;
+  config?: ResolvedConfig;
   engine?: Engine;
   run?: Promise<BuildRun>;
   /** Videos imported from JS with `?frames`. */
@@ -38,6 +39,7 @@ export class PluginState {
 
   configure(resolved: ResolvedConfig): void {
     this.vite = true;
+    this.config = resolved;
     this.root = resolved.root;
     this.publicDir = resolved.publicDir || undefined;
     this.allow = resolved.server.fs.allow ?? [];
