@@ -60,7 +60,8 @@ export function importPlugin(state: PluginState): Plugin {
       const result = { composition, ref, task, entry, cache };
       state.imported.push(result);
       engine.count(new Map(), [result]);
-      const manifest = manifestVideo(result, state.assetsDir);
+      // The cache outcome stays out of the bundle, which must not change with the state of the cache.
+      const { cache: _, ...manifest } = manifestVideo(result, state.assetsDir);
       const frames = state.dev ? devFramesUrl(entry.name, entry.format) : state.base + manifest.frames;
       return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
@@ -74,7 +75,8 @@ function importRef(file: string, params: URLSearchParams, label: string): VideoR
   const end = seconds("end");
   return {
     id: basename(file),
-    src: file,
+    // As written in a `<video>`: relative to the project, never the machine's absolute path.
+    src: label,
     index: -1,
     loc: { file: label, line: 1, column: 1 },
     start: 0,
