@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { frameFileName } from "../src/core/frames.js";
@@ -89,6 +89,21 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
       expect([linked[0], linked.at(-1)]).toEqual(c.linked);
     });
   }
+
+  it("takes nothing from an entry whose frame was edited in place (through a build's hard link): extracts instead, and warns", async () => {
+    const root = project("damaged");
+    const first = await runEngine(root, [tag("v", { ms: 0.5, d: 1 })], { dataFps: 30 });
+    const damaged = first.byId.v!.entry;
+    // Same inode, other bytes: what a post-build step writing into dist/ does to the store.
+    writeFileSync(join(damaged.dir, frameFileName(10, "jpg")), readFileSync(join(damaged.dir, frameFileName(1, "jpg"))));
+    const second = await runEngine(root, [tag("v", { ms: 0.5, d: 2 })], { dataFps: 30 });
+    expect(second.errors).toEqual([]);
+    expect(second.warnings).toEqual([expect.stringMatching(new RegExp(`the frames of .*${damaged.name} do not match its digest; extracting instead\\. Run \`framecache verify --fix\``))]);
+    const [expected] = await fresh([{ ms: 0.5, d: 2 }]);
+    expect(hashes(second.byId.v!.entry.dir, 60, "jpg")).toEqual(expected);
+    const old = new Set(inodes(damaged.dir, 30, "jpg"));
+    expect(inodes(second.byId.v!.entry.dir, 60, "jpg").filter((ino) => old.has(ino))).toEqual([]);
+  });
 
   it("records how many frames ffmpeg really wrote, and never takes a held frame for a real one", async () => {
     const root = project("held");

@@ -17,6 +17,8 @@ export interface Donor {
   frames: number;
   /** Frames ffmpeg really wrote; the rest repeat the last one because the source ended. */
   written: number;
+  /** sha256 over its frames, from its sentinel; a shared decode of this run has none. */
+  digest?: string;
 }
 
 /** How to build a task's frames from a donor: links for `reuse`, ffmpeg for the spans. */

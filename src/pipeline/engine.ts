@@ -24,7 +24,7 @@ import { loadCompositions, resolveProjectFile, type Composition, type ProjectPat
 import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
 import type { ExtractionProgress } from "./progress.js";
 import { emptyReport, timed, type Report } from "./report.js";
-import { assembleFrames, clearDir, extractSegments, storeDonors } from "./reuse.js";
+import { assembleFrames, clearDir, DamagedDonor, extractSegments, storeDonors } from "./reuse.js";
 import { SourceFacts } from "./sources.js";
 
 export type CacheOutcome = "hit" | "miss" | "remote-hit";
@@ -263,7 +263,8 @@ export class Engine {
         return await assembleFrames(binaries, task, dir, plan, options);
       } catch (error) {
         if (error instanceof FramecacheError) throw error;
-        // The donor went away (GC) or ffmpeg disagreed with it: extract the whole window instead.
+        if (error instanceof DamagedDonor) this.logger.warn(`framecache: ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
+        // The donor went away (GC), was damaged, or ffmpeg disagreed with it: extract the whole window instead.
         await clearDir(dir);
       }
     }

@@ -6,6 +6,12 @@ import type { Binaries } from "../media/binaries.js";
 import { extractSpan, holdFrames, NO_FRAMES_HINT, type ExtractOptions } from "../media/extract.js";
 import { placeFrames } from "../store/emit.js";
 import { readInventory } from "../store/inventory.js";
+import { digestFrames } from "../store/sentinel.js";
+
+/** A store entry whose frames no longer hash to its sentinel's digest (edited in place through a hard link, say). */
+export class DamagedDonor extends Error {
+  override readonly name = "DamagedDonor";
+}
 
 /**
  * Entries of the store made from the task's source with its rate, format and transform,
@@ -16,16 +22,22 @@ export async function storeDonors(storeDir: string, task: Task): Promise<Donor[]
   return entries.flatMap((e) => {
     const s = e.sentinel;
     if (!s?.input || s.written === undefined || e.name === task.entry || !sameFrames(s.input, task.input)) return [];
-    return [{ dir: e.dir, input: s.input, frames: s.frames, written: s.written }];
+    return [{ dir: e.dir, input: s.input, frames: s.frames, written: s.written, digest: s.digest }];
   });
 }
 
 /**
  * The task's frames in `dir`: the donor's by hard link, the missing spans from ffmpeg,
  * each written as one pass over the whole window would write it. Returns the frames
- * really decoded (the rest repeat the last). Throws when ffmpeg disagrees with the donor.
+ * really decoded (the rest repeat the last). Throws when ffmpeg disagrees with the donor,
+ * and DamagedDonor when its frames are not the ones its digest vouches for: the new entry's
+ * digest is taken over what it links, so a damaged frame would pass for a good one there.
  */
 export async function assembleFrames(binaries: Binaries, task: Task, dir: string, plan: ReusePlan, options: ExtractOptions = {}): Promise<number> {
+  const { donor } = plan;
+  if (donor.digest !== undefined && (await digestFrames(donor.dir, donor.frames, task.format)).digest !== donor.digest) {
+    throw new DamagedDonor(`the frames of ${donor.dir} do not match its digest`);
+  }
   await placeFrames(plan.donor.dir, dir, task.format, plan.reuse, plan.offset);
   let written = plan.reuse.first + plan.reuse.count - 1;
   for (const span of plan.extract) {
