@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
 import { DevSession } from "../src/pipeline/dev-session.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
+import { collectGarbage } from "../src/store/gc.js";
 import { entryOf, frameAt, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
 import { countingFfmpeg, gatedFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
 import { referenceProject, writeFiles } from "./helpers/project.js";
@@ -328,6 +329,29 @@ describe("DevSession", () => {
       rmSync(flag);
       await session.page(index, readFileSync(index, "utf8"));
       expect(await session.entry(entry)).toMatchObject({ name: entry, frames: 30 });
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it("serving an entry's frames marks it used, so another process's GC spares a page left open for hours", async () => {
+    referenceProject(dir);
+    const options = resolveOptions({ cacheDir: join(dir, "cache") });
+    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined, touchEveryMs: 0 });
+    try {
+      const index = join(dir, "index.html");
+      const entry = entryOf(framesById((await session.page(index, readFileSync(index, "utf8"))).html).a!);
+      expect(await session.entry(entry)).toMatchObject({ name: entry });
+      const sentinel = join(dir, "cache", entry, ".hf-complete");
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(sentinel, twoHoursAgo, twoHoursAgo);
+      // A frame request, as the page scrubs.
+      expect(await session.entry(entry)).toMatchObject({ name: entry });
+      await until(() => Date.now() - statSync(sentinel).mtimeMs < 60_000, "the entry marked used");
+      const stats = await collectGarbage(join(dir, "cache"), { maxSize: 1 });
+      expect(stats.evictedEntries).not.toContain(entry);
+      expect(existsSync(sentinel)).toBe(true);
     } finally {
       await session.dispose();
     }

@@ -30,6 +30,11 @@ export interface DevSessionOptions {
   debounceMs?: number;
   /** Wait after an extraction before collecting garbage, so others can settle. @default 10_000 */
   gcDelayMs?: number;
+  /**
+   * Serving an entry's frames marks it used (any process's GC spares entries used within the
+   * hour), at most this often. @default 600_000
+   */
+  touchEveryMs?: number;
 }
 
 type Outcome = { entry: StoredEntry; cache: CacheOutcome };
@@ -71,6 +76,8 @@ export class DevSession {
   private readonly pinned = new Set<string>();
   private readonly logged = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** When this session last marked each entry used. */
+  private readonly touched = new Map<string, number>();
   private gcTimer?: NodeJS.Timeout;
   private disposed = false;
 
@@ -138,7 +145,7 @@ export class DevSession {
   async entry(name: string): Promise<StoredEntry | "missing" | "timeout"> {
     const run = this.runs.get(name);
     if (!run) return "missing";
-    if (run.outcome) return run.outcome.entry;
+    if (run.outcome) return this.used(run.outcome.entry);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), this.options.waitTimeoutMs ?? 120_000);
@@ -155,6 +162,16 @@ export class DevSession {
     this.pinned.add(task.entry);
     this.watchSource(task.source);
     return (await this.track(task)).promise;
+  }
+
+  /** A page open for hours keeps using its frames without a reload: another process's GC must see that. */
+  private used(entry: StoredEntry): StoredEntry {
+    const now = Date.now();
+    if (now - (this.touched.get(entry.name) ?? -Infinity) >= (this.options.touchEveryMs ?? 600_000)) {
+      this.touched.set(entry.name, now);
+      void touchEntry(entry.dir);
+    }
+    return entry;
   }
 
   /** Kill every running extraction; their partial directories are removed as they fail. */
