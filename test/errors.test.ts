@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
@@ -299,6 +299,14 @@ describe("a full disk", () => {
       expect(error.pluginCode).toBe("FC_NO_SPACE");
       expect(error.message).toContain(AT);
       await expectCleanStore(small);
+
+      // Full to the last block: the run's first write is now the key's lock, which fails the same way.
+      spawnSync("sh", ["-c", `cat /dev/zero > "${join(small, "fill")}"`]);
+      const full = await cli(["extract", "index.html", "--cache-dir", small]);
+      expect(full.exitCode, full.stderr).toBe(1);
+      expect(full.stderr).toContain("error [FC_NO_SPACE] ");
+      expect(full.stderr).toMatch(/\n {2}Free disk space/);
+      expect(readdirSync(small).filter((name) => name.includes(".lock"))).toEqual([]);
     } finally {
       execFileSync("umount", [small]);
     }

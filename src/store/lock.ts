@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FramecacheError } from "../core/errors.js";
+import { orNoSpace } from "./no-space.js";
 
 /** Who holds a key: enough for another process to tell whether the holder still runs. */
 export interface LockOwner {
@@ -43,8 +44,9 @@ export async function tryLock(storeDir: string, entry: string, staleMs = STALE_L
   const owner: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), token: randomBytes(8).toString("hex") };
   const text = JSON.stringify(owner) + "\n";
   const temp = `${path}.${process.pid}-${owner.token}`;
-  await writeFile(temp, text);
   try {
+    // On a full disk this is the run's first write: it fails here, leaving an empty file behind.
+    await writeFile(temp, text);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await link(temp, path);
@@ -57,6 +59,8 @@ export async function tryLock(storeDir: string, entry: string, staleMs = STALE_L
       if (state.kind === "stale") await breakLock(path, state.owner);
     }
     return undefined;
+  } catch (error) {
+    throw orNoSpace(storeDir, error);
   } finally {
     await unlink(temp).catch(() => undefined);
   }

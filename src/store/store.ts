@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FramecacheError } from "../core/errors.js";
 import { frameFileName, frameIndex, SENTINEL } from "../core/frames.js";
 import { fpsValue } from "../core/time.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FilesDigest } from "../media/digest.js";
+import { orNoSpace } from "./no-space.js";
 import { digestFrames, exists, readSentinel, type Sentinel } from "./sentinel.js";
 
 export interface StoredEntry {
@@ -103,16 +103,9 @@ export async function publishEntry(storeDir: string, task: Task, produce: (parti
     return winner;
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
-    throw isCode(error, "ENOSPC", "EDQUOT") ? noSpace(storeDir, error) : error;
+    // A full disk met by our own writes (sentinel, held frames), not by ffmpeg's.
+    throw orNoSpace(storeDir, error);
   }
-}
-
-/** A full disk met by our own writes (sentinel, held frames), not by ffmpeg's. */
-function noSpace(storeDir: string, cause: unknown): FramecacheError {
-  return new FramecacheError("FC_NO_SPACE", `the disk holding the cache ${storeDir} is full`, {
-    hint: "Free disk space or lower maxCacheSize, then run `framecache gc`.",
-    cause,
-  });
 }
 
 /** False when a valid entry already holds the name (another writer won). */
