@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { execa, type Options } from "execa";
@@ -152,6 +152,22 @@ describe("framecache verify", () => {
     const again = await json(["extract", "index.html", "--out", "out"]);
     expect(again.out).toMatchObject({ cacheHits: 2, cacheMisses: 1 });
     expect(readFileSync(frame)).toEqual(original);
+  });
+
+  it("an entry whose files a power cut left empty is bad, not a hit, and the next run makes it again", async () => {
+    referenceProject(dir);
+    expect((await framecache(["extract", "index.html"])).exitCode).toBe(0);
+    const [victim] = entries();
+    // Renamed into place but never flushed: every file of the entry is there with no bytes, the sentinel too.
+    for (const name of readdirSync(join(cache, victim!))) writeFileSync(join(cache, victim!, name), "");
+    const bad = await json(["verify"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.out.problems).toEqual([{ name: victim, step: "frames", reason: expect.stringMatching(/^\d+ of \d+ frame files are empty$/), bad: true, fixed: false }]);
+    const again = await json(["extract", "index.html", "--out", "out"]);
+    expect(again.out).toMatchObject({ cacheHits: 2, cacheMisses: 1 });
+    expect(readdirSync(join(cache, victim!)).map((name) => statSync(join(cache, victim!, name)).size)).not.toContain(0);
+    // The broken entry was moved aside for GC, not deleted under a possible reader.
+    expect((await json(["verify"])).out).toMatchObject({ ok: true, problems: [{ step: "partials", bad: false }] });
   });
 
   it("runs each named step on what the one before passed, and leaves a writer's work alone", async () => {

@@ -101,9 +101,10 @@ async function readEntry(dir: string, name: string): Promise<EntryInfo | undefin
 }
 
 /** Frame files of a folder without a usable sentinel: count, highest index, bytes, format. */
-export async function frameFiles(dir: string): Promise<{ count: number; last: number; bytes: number; format?: FrameFormat; formats: number }> {
+export async function frameFiles(dir: string): Promise<{ count: number; last: number; bytes: number; empty: number; format?: FrameFormat; formats: number }> {
   const names = await readdir(dir).catch(() => [] as string[]);
   let count = 0;
+  let empty = 0;
   let last = 0;
   let bytes = 0;
   const formats = new Set<FrameFormat>();
@@ -113,9 +114,11 @@ export async function frameFiles(dir: string): Promise<{ count: number; last: nu
     count++;
     last = Math.max(last, index);
     formats.add(name.endsWith(".png") ? "png" : "jpg");
-    bytes += (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0;
+    const size = (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0;
+    bytes += size;
+    if (size === 0) empty++;
   }
-  return { count, last, bytes, format: [...formats][0], formats: formats.size };
+  return { count, last, bytes, empty, format: [...formats][0], formats: formats.size };
 }
 
 /** Entries whose lock a running process holds. */

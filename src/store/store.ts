@@ -36,7 +36,8 @@ export async function openStore(dir: string): Promise<void> {
 /**
  * A complete entry for this task, or undefined. The full key in the sentinel must
  * match (a 64-bit name collision is a miss, never wrong frames), and the first and
- * last frames must be there; a hit touches the sentinel, which is the LRU clock.
+ * last frames must be there and not empty (what a power cut leaves of files not yet
+ * flushed); a hit touches the sentinel, which is the LRU clock.
  */
 export async function lookupEntry(storeDir: string, task: Task): Promise<StoredEntry | undefined> {
   const dir = join(storeDir, task.entry);
@@ -46,7 +47,7 @@ export async function lookupEntry(storeDir: string, task: Task): Promise<StoredE
     const s = read.sentinel;
     if (s.key !== task.key || s.format !== task.format) return undefined;
     const ends = [frameFileName(1, s.format), frameFileName(s.frames, s.format)];
-    if (!(await Promise.all(ends.map((f) => exists(join(dir, f))))).every(Boolean)) return undefined;
+    if (!(await Promise.all(ends.map((f) => nonEmpty(join(dir, f))))).every(Boolean)) return undefined;
     entry = { name: task.entry, dir, frames: s.frames, bytes: s.bytes, format: s.format };
   } else if (read.kind === "legacy") {
     entry = await legacyEntry(dir, task);
@@ -55,12 +56,13 @@ export async function lookupEntry(storeDir: string, task: Task): Promise<StoredE
   return entry;
 }
 
-/** An engine-written entry: frames plus an empty sentinel; its frames must run 1..n without a gap. */
+/** An engine-written entry: frames plus an empty sentinel; its frames must run 1..n without a gap, none empty. */
 async function legacyEntry(dir: string, task: Task): Promise<StoredEntry | undefined> {
   const names = (await readdir(dir)).filter((name) => name.endsWith(`.${task.format}`) && frameIndex(name) !== undefined);
   const last = names.reduce((max, name) => Math.max(max, frameIndex(name) ?? 0), 0);
   if (names.length === 0 || last !== names.length) return undefined;
   const sizes = await Promise.all(names.map((name) => stat(join(dir, name)).then((s) => s.size)));
+  if (sizes.includes(0)) return undefined;
   return { name: task.entry, dir, frames: names.length, bytes: sizes.reduce((a, b) => a + b, 0), format: task.format };
 }
 
@@ -137,6 +139,13 @@ async function touch(file: string): Promise<boolean> {
   const now = new Date();
   return utimes(file, now, now).then(
     () => true,
+    () => false,
+  );
+}
+
+function nonEmpty(file: string): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.size > 0,
     () => false,
   );
 }

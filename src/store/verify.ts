@@ -125,7 +125,7 @@ async function checkKeys(ctx: Context): Promise<void> {
   });
 }
 
-/** Frames 1..n are all there, nothing beyond, and their sizes add up to the recorded total. */
+/** Frames 1..n are all there, nothing beyond, none empty, and their sizes add up to the recorded total. */
 async function checkFrames(ctx: Context): Promise<void> {
   const passing: EntryInfo[] = [];
   for (const entry of ctx.passing) {
@@ -135,6 +135,8 @@ async function checkFrames(ctx: Context): Promise<void> {
     if (files.count === 0) problem = "no frame files";
     else if (files.formats > 1) problem = "frames of two formats";
     else if (files.last !== files.count) problem = `frames are not contiguous: ${files.count} files, highest frame ${files.last}`;
+    // No JPEG or PNG is empty: a power cut leaves files that were never flushed so.
+    else if (files.empty > 0) problem = `${files.empty} of ${files.count} frame files are empty`;
     else if (s && files.format !== s.format) problem = `frames are ${files.format}, sentinel says ${s.format}`;
     else if (s && files.count !== s.frames) problem = `${files.count} frames, sentinel says ${s.frames}`;
     else if (s && files.bytes !== s.bytes) problem = `frames hold ${files.bytes} bytes, sentinel says ${s.bytes}`;
