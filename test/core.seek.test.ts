@@ -9,6 +9,7 @@ function task(mediaStart: number, over: Partial<Task> = {}, containerOffset = 0)
   return {
     seekable: true,
     reorders: true,
+    recoveryPoints: false,
     mediaStart: ms,
     seek: ms,
     origin: ms + toMicros(containerOffset),
@@ -32,6 +33,13 @@ describe("seekPoint", () => {
   it("goes to the tick's own time in a source without B-frames", () => {
     expect(seekPoint(task(1.5, { reorders: false }), 0)).toBe(toMicros(1.5));
     expect(seekPoint(task(1.5, { reorders: false }), 15)).toBe(toMicros(2));
+  });
+
+  it("without B-frames but with a codec that flags recovery points, goes to the last keyframe of the table", () => {
+    // The table holds only keyframes that decode on their own: none at 1 s here.
+    const real = [0, 2].map((t) => ({ pts: toMicros(t), dts: toMicros(t) }));
+    expect(seekPoint(task(1.5, { reorders: false, recoveryPoints: true }), 0, real)).toBe(0);
+    expect(seekPoint(task(1.5, { reorders: false, recoveryPoints: true }), 15, real)).toBe(toMicros(2));
   });
 
   it("with B-frames, goes to the last keyframe shown by the tick, whatever the reordering", () => {
@@ -65,11 +73,12 @@ describe("seekPoint", () => {
     expect(extractionArgs(task(1.5), "/out", { first: 1, count: 30 }, keyframes)).toEqual(expect.arrayContaining(["-noaccurate_seek", "-ss", "1"]));
   });
 
-  it("asks for the table only to seek past the start of a reordering source", () => {
+  it("asks for the table only to seek past the start of a reordering source, or one that flags recovery points", () => {
     expect(needsKeyframes(task(0))).toBe(false);
     expect(needsKeyframes(task(0), { first: 31, count: 30 })).toBe(true);
     expect(needsKeyframes(task(1))).toBe(true);
     expect(needsKeyframes(task(1, { reorders: false }))).toBe(false);
+    expect(needsKeyframes(task(1, { reorders: false, recoveryPoints: true }))).toBe(true);
     expect(needsKeyframes(task(1, { seekable: false }))).toBe(false);
   });
 });

@@ -104,15 +104,17 @@ describe("Engine", () => {
       expect(starts()).toEqual(["ffprobe -v", "ffmpeg -nostdin", "ffprobe -v", "ffmpeg -nostdin"]);
     });
 
-    it("lists a source's keyframes only to seek past the start of one with B-frames", async () => {
-      const plain = ["-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-pix_fmt", "yuv420p"];
-      makeCodedVideo(join(dir, "plain.mp4"), { seconds: 2, codec: plain });
+    it("lists a source's keyframes only to seek past the start of one with B-frames, or of H.264/HEVC", async () => {
+      // MPEG-4 Part 2 without B-frames: its keyframe flags are its keyframes.
+      makeCodedVideo(join(dir, "plain.mp4"), { seconds: 2, codec: ["-c:v", "mpeg4", "-q:v", "2", "-bf", "0"] });
       makeCodedVideo(join(dir, "bframes.mp4"), { seconds: 2 });
-      for (const name of ["plain.mp4", "bframes.mp4"]) utimesSync(join(dir, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      makeCodedVideo(join(dir, "h264.mp4"), { seconds: 2, codec: ["-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-pix_fmt", "yuv420p"] });
+      for (const name of ["plain.mp4", "bframes.mp4", "h264.mp4"]) utimesSync(join(dir, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
       writeFiles(dir, {
         "a.html": `<video src="plain.mp4" data-media-start="1"></video>`,
         "b.html": `<video src="bframes.mp4" data-duration="1"></video>`,
         "c.html": `<video src="bframes.mp4" data-media-start="1"></video>`,
+        "d.html": `<video src="h264.mp4" data-media-start="1"></video>`,
       });
       const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg", "ffprobe"]);
       const options = { ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") };
@@ -131,6 +133,9 @@ describe("Engine", () => {
       const again = await engine(options).run([join(dir, "c.html")]);
       expect(again.results[0]!.cache).toBe("miss");
       expect(ffprobes()).toBe(3);
+      // H.264 without B-frames, from 1 s: its flags may mark recovery points, so the table (keyframes decoded) too.
+      expect((await engine(options).run([join(dir, "d.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(5);
     });
 
     it("decodes from the start when the keyframes cannot be listed: exact, asked once per run, never remembered", async () => {

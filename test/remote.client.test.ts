@@ -25,7 +25,7 @@ function task(seed = "a"): Task {
   const key = computeKey(input);
   return {
     key, entry: entryName(key), input, source: "/x", mediaStart: 0, seek: 0, origin: 0, seekable: true, span: 100_000, fps: { num: 30, den: 1 },
-    format: "jpg", frameCount: FRAMES, variableFrameRate: false, framesOnTicks: true, reorders: false, quality: 95, size: { width: 16, height: 16 }, tonemap: false,
+    format: "jpg", frameCount: FRAMES, variableFrameRate: false, framesOnTicks: true, reorders: false, recoveryPoints: false, quality: 95, size: { width: 16, height: 16 }, tonemap: false,
   };
 }
 

@@ -161,6 +161,21 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
     }
   });
 
+  it("from x264 with intra refresh, whose keyframe flags mark recovery points that do not decode on their own: one pass's frames", async () => {
+    // No B-frames: only the flags can mislead a seek. A decoder that starts at a recovery point drops frames until the refresh completes.
+    source = join(dir, "refresh.mp4");
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-intra-refresh", "1", "-pix_fmt", "yuv420p", source);
+    const [expected] = await fresh([{ ms: 0, d: 80 / 30 }]);
+    for (const frames of [30, 45]) {
+      const [late] = await fresh([{ ms: frames / 30, d: 10 / 30 }]);
+      expect(late, `media start at frame ${frames}`).toEqual(expected!.slice(frames, frames + 10));
+      const root = project(`refresh-${frames}`);
+      await runEngine(root, [tag("v", { ms: 0, d: frames / 30 })], { dataFps: 30 });
+      const second = (await runEngine(root, [tag("v", { ms: 0, d: 80 / 30 })], { dataFps: 30 })).byId.v!.entry;
+      expect(hashes(second.dir, second.frames, "jpg"), `span from frame ${frames + 1}`).toEqual(expected);
+    }
+  });
+
   it("from x265 with its defaults, whose open GOPs lead a keyframe with more frames than it reports reordering: one pass's frames", async () => {
     // keyint 30: the keyframe at frame 30 is led by 4 frames decoded after it, while ffprobe reports has_b_frames=2.
     source = join(dir, "hevc.mp4");

@@ -81,12 +81,13 @@ export interface Keyframe {
  * keyframe's decode time. No margin is safe for every encoder (x265's defaults lead a keyframe
  * with 4 frames while reporting 2 of reordering). Undefined for sources that cannot seek exactly
  * (decoded from the start). Without a table a reordering source decodes from the start: slow,
- * never wrong.
+ * never wrong. The same table serves a source whose keyframe flags may mark recovery points
+ * (see Task.recoveryPoints), since it holds only keyframes that decode on their own.
  */
 export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyframe[]): Micros | undefined {
   if (!task.seekable) return undefined;
   const tickTime = Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
-  if (!task.reorders) return task.seek + tickTime;
+  if (!seeksByTable(task)) return task.seek + tickTime;
   // A keyframe within a quarter frame after the tick rounds to it: it is the frame shown then.
   const target = task.origin + tickTime + Math.floor((task.fps.den * 1e6) / (4 * task.fps.num));
   let shown: Micros | undefined;
@@ -100,7 +101,12 @@ export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyfram
   return Math.max(0, Math.min(shown, laterDecoded - 1) - (task.origin - task.seek));
 }
 
-/** Whether extracting `span` of the task seeks past the start of a reordering source, which takes its keyframe table. */
+/** Whether extracting `span` of the task seeks past the start of a source whose seeks take its keyframe table. */
 export function needsKeyframes(task: Task, span: FrameSpan = { first: 1, count: task.frameCount }): boolean {
-  return task.seekable && task.reorders && (task.mediaStart > 0 || span.first > 1);
+  return task.seekable && seeksByTable(task) && (task.mediaStart > 0 || span.first > 1);
+}
+
+/** Seeks go to a keyframe of the source's table, not to a time (see seekPoint). */
+export function seeksByTable(task: Task): boolean {
+  return task.reorders || task.recoveryPoints;
 }

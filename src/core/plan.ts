@@ -21,6 +21,8 @@ export interface SourceInfo {
   frameRate?: Rational;
   /** Frames the decoder may hold back to reorder (ffprobe's `has_b_frames`), when known. */
   reorderFrames?: number;
+  /** ffprobe's codec name (`h264`, `vp9`…). */
+  codec?: string;
   variableFrameRate: boolean;
   alpha: boolean;
   hdr: boolean;
@@ -66,6 +68,12 @@ export interface Task {
    * Its seeks then go to a keyframe from the source's table (see seekPoint), not to a time.
    */
   reorders: boolean;
+  /**
+   * The codec may flag recovery points as keyframes (H.264 and HEVC intra refresh): frames that
+   * do not decode on their own, where a decoder drops frames until the refresh completes. Its
+   * seeks too go to a keyframe from the table, which lists only keyframes that really decode.
+   */
+  recoveryPoints: boolean;
   /** The source timestamp that becomes frame 1's time: the media start, counted from the first video frame. */
   origin: Micros;
   /** Seek with input `-ss`; otherwise decode from the start and drop what comes before `seek`. */
@@ -92,6 +100,8 @@ export interface Task {
   tonemap: boolean;
   decoder?: string;
 }
+
+const RECOVERY_POINT_CODECS = new Set(["h264", "hevc"]);
 
 /** The tone-mapping operator, as ffmpeg's tonemap filter names it and the key's `t` records it. */
 export const TONEMAP_OPERATOR = "mobius";
@@ -136,6 +146,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     mediaStart: ref.mediaStart,
     seek: ref.mediaStart + toMicros(info.startOffset),
     reorders: info.reorderFrames !== 0,
+    recoveryPoints: RECOVERY_POINT_CODECS.has(info.codec ?? ""),
     origin: ref.mediaStart + toMicros(info.startTime),
     seekable: info.seekable,
     span,

@@ -20,10 +20,22 @@ interface ProbeStream {
   side_data_list?: { rotation?: number }[];
 }
 
+/** A packet, or with `packets_and_frames` a packet or a decoded frame. */
+interface ProbePacket {
+  type?: "packet" | "frame";
+  pts_time?: string;
+  dts_time?: string;
+  duration_time?: string;
+  flags?: string;
+  key_frame?: number;
+}
+
 interface ProbeOutput {
   streams?: ProbeStream[];
   format?: { format_name?: string; duration?: string; start_time?: string };
-  packets?: { pts_time?: string; dts_time?: string; duration_time?: string; flags?: string }[];
+  packets?: ProbePacket[];
+  /** What `-show_entries packet=…:frame=…` prints: both, in file order. */
+  packets_and_frames?: ProbePacket[];
   program_version?: { version?: string; configuration?: string };
 }
 
@@ -104,6 +116,7 @@ export async function probeSource(
     seekable: !(parsed?.format?.format_name ?? "").split(",").some((name) => INEXACT_SEEK.has(name)),
     frameRate,
     reorderFrames: typeof stream.has_b_frames === "number" ? stream.has_b_frames : undefined,
+    codec: stream.codec_name,
     variableFrameRate: rFrameRate > 0 && avgFrameRate > 0 && Math.abs(rFrameRate - avgFrameRate) / Math.max(rFrameRate, avgFrameRate) > 0.1,
     alpha,
     hdr: HDR_TRANSFERS.has(stream.color_transfer ?? ""),
@@ -141,16 +154,26 @@ async function measureDuration(binary: Located, file: string, start: number, sig
 
 /**
  * The video stream's keyframes (display and decode times, in microseconds on the stream's own
- * clock), sorted: where a seek may start decoding. Reads every packet, decodes nothing.
+ * clock), sorted: where a seek may start decoding. Reads every packet. With `decodeKeyframes`
+ * (a codec whose flags may mark recovery points) it also decodes what the decoder takes for a
+ * keyframe, and keeps only flagged packets that decode as one; it decodes nothing else.
  */
-export async function probeKeyframes(binary: Located, file: string): Promise<Keyframe[]> {
-  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"]);
+export async function probeKeyframes(binary: Located, file: string, decodeKeyframes = false): Promise<Keyframe[]> {
+  const args = decodeKeyframes
+    ? ["-skip_frame", "nokey", "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"]
+    : ["-show_entries", "packet=pts_time,dts_time,flags"];
+  const result = await ffprobe(binary, file, args);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
+  const parsed = parseJson(result.stdout);
+  const items = parsed?.packets_and_frames ?? parsed?.packets ?? [];
+  const decoded = new Set(items.filter((i) => i.type === "frame" && i.key_frame === 1).map((f) => f.pts_time));
   const keyframes: Keyframe[] = [];
-  for (const packet of parseJson(result.stdout)?.packets ?? []) {
+  for (const packet of items) {
+    if (packet.type === "frame") continue;
     const pts = Number(packet.pts_time);
     const dts = Number(packet.dts_time);
     if (!packet.flags?.startsWith("K") || packet.pts_time === undefined || !Number.isFinite(pts)) continue;
+    if (decodeKeyframes && !decoded.has(packet.pts_time)) continue;
     keyframes.push({ pts: toMicros(pts), dts: packet.dts_time !== undefined && Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) });
   }
   return keyframes.sort((a, b) => a.pts - b.pts);

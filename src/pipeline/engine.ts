@@ -4,7 +4,7 @@ import { isAbsolute, join } from "node:path";
 import pLimit from "p-limit";
 import { FramecacheError, formatLocation } from "../core/errors.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
-import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
+import { extractionArgs, needsKeyframes, seeksByTable, type Keyframe } from "../core/ffmpeg-args.js";
 import { frameFileName } from "../core/frames.js";
 import { extractionTimeout, type ResolvedOptions } from "../core/options.js";
 import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
@@ -251,7 +251,7 @@ export class Engine {
     let parts = !task.framesOnTicks ? 1 : (this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.options.concurrency));
     const keyframes = () => this.keyframes(task);
     // Without its keyframes, every segment of a reordering source would decode from the start.
-    if (parts > 1 && task.reorders && !(await keyframes()).length) parts = 1;
+    if (parts > 1 && seeksByTable(task) && !(await keyframes()).length) parts = 1;
     const options = {
       signal,
       onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
@@ -283,7 +283,7 @@ export class Engine {
 
   /** The task's source's keyframes, for seeks past its start; empty when ffprobe cannot list them. */
   private async keyframes(task: Task): Promise<Keyframe[]> {
-    return this.facts.keyframes(task.source, factsKey(task.source, await stat(task.source)));
+    return this.facts.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
   }
 
   /**

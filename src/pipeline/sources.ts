@@ -65,9 +65,9 @@ export class SourceFacts {
    * The source's keyframes, for seeks past its start; `identity` as for `probe`. A listing that
    * fails is remembered as empty for this engine (its seeks decode from the start), not on disk.
    */
-  keyframes(path: string, identity: string): Promise<Keyframe[]> {
+  keyframes(path: string, identity: string, decodeKeyframes: boolean): Promise<Keyframe[]> {
     return this.once(this.keyframeTables, identity, "probeMs", async () =>
-      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path)).catch(() => []),
+      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, decodeKeyframes)).catch(() => []),
     );
   }
 
@@ -96,8 +96,8 @@ export class SourceFacts {
     this.memos ??= this.memoDir().then((dir) => {
       const memoDir = dir && join(dir, DIGEST_MEMO_DIR);
       return {
-        probes: new StatMemo(memoDir, "probe-3", isSourceInfo),
-        keyframes: new StatMemo(memoDir, "keyframes-2", isKeyframes),
+        probes: new StatMemo(memoDir, "probe-4", isSourceInfo),
+        keyframes: new StatMemo(memoDir, "keyframes-3", isKeyframes),
         digests: new DigestMemo(memoDir),
         binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
       };
