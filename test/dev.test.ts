@@ -275,7 +275,9 @@ describe("dev server: JS imports", () => {
   });
 
   it("a ?frames request for a file Vite's server.fs.deny covers is refused, and nothing is extracted", async () => {
-    referenceProject(dir);
+    // No composition, so nothing is extracted in the background.
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 1 });
     cpSync(join(dir, "media/clip.mp4"), join(dir, "key.pem"));
     const ffmpeg = countingFfmpeg(dir);
     dev = await startDev(dir, { cacheDir: join(dir, "cache"), ffmpegPath: ffmpeg.path });
@@ -285,6 +287,20 @@ describe("dev server: JS imports", () => {
     expect(denied.body.toString()).not.toContain("hfcache-v2-");
     expect(ffmpeg.runs()).toBe(0);
     expect((await rawRequest(dev.origin, "/media/clip.mp4?frames&import")).status).toBe(200);
+  });
+
+  it("a ?frames request another site's page sends is refused before anything is extracted", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 1 });
+    const ffmpeg = countingFfmpeg(dir);
+    dev = await startDev(dir, { cacheDir: join(dir, "cache"), ffmpegPath: ffmpeg.path });
+    // What a browser sends for `<script src="http://localhost:5173/…">` on another site.
+    const crossSite = { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" };
+    const refused = await rawRequest(dev.origin, "/media/clip.mp4?frames&import&fps=240", { headers: crossSite });
+    expect(refused.status).toBe(403);
+    expect(ffmpeg.runs()).toBe(0);
+    expect((await rawRequest(dev.origin, "/media/clip.mp4?frames&import", { headers: { ...crossSite, "sec-fetch-site": "same-origin" } })).status).toBe(200);
+    expect(ffmpeg.runs()).toBe(1);
   });
 });
 

@@ -4,7 +4,7 @@ import type { ErrorPayload, Plugin, ViteDevServer } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
-import { framesMiddleware } from "./frames-middleware.js";
+import { crossSiteFramesGuard, framesMiddleware } from "./frames-middleware.js";
 import type { PluginState } from "./state.js";
 
 const CLIENT_ID = "virtual:framecache/hmr";
@@ -55,6 +55,7 @@ export function devPlugin(state: PluginState): Plugin {
       session = current;
       state.dev = current;
       server.middlewares.use(framesMiddleware(current));
+      server.middlewares.use(crossSiteFramesGuard());
       server.watcher.on("change", (file) => current.fileChanged(file));
       server.watcher.on("add", (file) => current.fileChanged(file));
       // Planned in the background: the server is up at once, and the frames are on their way before the first request.

@@ -24,6 +24,19 @@ export function framesMiddleware(session: DevSession) {
   };
 }
 
+/**
+ * A `?frames` request makes ffmpeg run and store an entry for as long as the server runs.
+ * Any page open in the browser could send one (a `<script>` tag needs no CORS): those that
+ * the browser marks as sent by another site are refused.
+ */
+export function crossSiteFramesGuard() {
+  return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void => {
+    const query = (req.url ?? "").split("?", 2)[1];
+    if (query === undefined || req.headers["sec-fetch-site"] !== "cross-site" || !new URLSearchParams(query).has("frames")) return next();
+    text(res, 403, "framecache: a ?frames import requested by another site is refused");
+  };
+}
+
 async function serveFrame(session: DevSession, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const frame = parseDevFrameUrl(path);
   if (!frame) return text(res, 404, "Not found");
