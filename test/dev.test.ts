@@ -350,6 +350,34 @@ describe("DevSession", () => {
     }
   });
 
+  it("tries a failed extraction again for a change of its own source, not of an unrelated file", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 1 });
+    // A page with a plan error (a missing src), so every file change re-plans it; its other video always fails in ffmpeg.
+    writeFiles(dir, { "index.html": `<div data-fps="30"><video id="a" src="media/clip.mp4"></video><video id="gone" src="media/gone.mp4"></video></div>` });
+    const log = join(dir, "runs.log");
+    const failing = join(dir, "ffmpeg-fails");
+    writeFileSync(failing, `#!/bin/sh\n[ "$1" = "-version" ] && exec ffmpeg "$@"\necho run >> "${log}"\nexit 1\n`, { mode: 0o755 });
+    const runs = () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0);
+    const options = resolveOptions({ cacheDir: join(dir, "cache"), ffmpegPath: failing });
+    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined, debounceMs: 0 });
+    const index = join(dir, "index.html");
+    try {
+      const entry = entryOf(framesById((await session.page(index, readFileSync(index, "utf8"))).html).a!);
+      expect(await session.entry(entry)).toBe("missing");
+      expect(runs()).toBe(1);
+      writeFiles(dir, { "main.ts": "export {};\n" });
+      session.fileChanged(join(dir, "main.ts"));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(runs()).toBe(1);
+      session.fileChanged(join(dir, "media/clip.mp4"));
+      await until(() => runs() === 2, "a second extraction");
+    } finally {
+      await session.dispose();
+    }
+  });
+
   it("serving an entry's frames marks it used, so another process's GC spares a page left open for hours", async () => {
     referenceProject(dir);
     const options = resolveOptions({ cacheDir: join(dir, "cache") });

@@ -211,8 +211,12 @@ export class DevSession {
     this.roots.set(root, new Set(compositions.keys()));
   }
 
-  /** Plan a composition, start what it needs, and say which videos changed since it was last served. */
-  private async commit(composition: Composition): Promise<UpdatedVideo[]> {
+  /**
+   * Plan a composition, start what it needs, and say which videos changed since it was last served.
+   * Failed extractions are tried again for a page request or an edit of the composition ("all"),
+   * or for a change of their own source, never for an unrelated file's change.
+   */
+  private async commit(composition: Composition, retry: "all" | string = "all"): Promise<UpdatedVideo[]> {
     const started = performance.now();
     const { videos, errors } = await this.engine.plan(composition);
     if (this.disposed) return [];
@@ -228,7 +232,7 @@ export class DevSession {
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
     this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
-    await Promise.all(videos.map((v) => this.track(v.task, v.ref)));
+    await Promise.all(videos.map((v) => this.track(v.task, v.ref, retry === "all" || retry === v.task.source)));
     for (const v of videos) this.watchSource(v.task.source);
     this.supersede();
     void this.announce(composition.file);
@@ -236,10 +240,9 @@ export class DevSession {
   }
 
   /** The run for a task: the current one when it is still good, else a new extraction. `ref` names it in a failure. */
-  private async track(task: Task, ref?: VideoRef): Promise<Run> {
+  private async track(task: Task, ref?: VideoRef, retryFailed = true): Promise<Run> {
     const known = this.runs.get(task.entry);
-    // A failed run is tried again: the page was reloaded or the source changed, perhaps after a fix.
-    if (known && known.task.key === task.key && !known.controller.signal.aborted && !known.failed) {
+    if (known && known.task.key === task.key && !known.controller.signal.aborted && (!known.failed || !retryFailed)) {
       // Serving an entry again is a use on the LRU clock; one removed since (gc, `framecache clean`) is made again.
       if (!known.outcome || (await touchEntry(known.outcome.entry.dir))) return known;
     }
@@ -284,7 +287,8 @@ export class DevSession {
     if (!served || served.videos.length === 0) return;
     const runs = served.videos.map((v) => this.runs.get(v.task.entry)!);
     await Promise.allSettled(runs.map((r) => r.promise));
-    const signature = served.videos.map((v) => v.task.key).join(",");
+    // A run that failed and then succeeded on a retry is news too.
+    const signature = served.videos.map((v, i) => `${v.task.key}${runs[i]!.outcome ? "" : "!"}`).join(",");
     if (this.disposed || this.served.get(file) !== served || this.logged.get(file) === signature) return;
     this.logged.set(file, signature);
     let hit = 0;
@@ -336,7 +340,7 @@ export class DevSession {
     const affected = [...this.served.values()].filter((s) => s.errors > 0 || s.videos.some((v) => v.task.source === file));
     const update: FramecacheUpdate = { compositions: [] };
     for (const served of affected) {
-      const videos = await this.commit(served.composition);
+      const videos = await this.commit(served.composition, file);
       if (videos.length > 0) update.compositions.push({ composition: served.composition.label, videos });
     }
     if (update.compositions.length > 0) this.options.send(update);
