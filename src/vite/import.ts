@@ -1,6 +1,6 @@
 import { realpath } from "node:fs/promises";
 import { basename } from "node:path";
-import { isFileLoadingAllowed, type Plugin } from "vite";
+import type { Plugin, ResolvedConfig } from "vite";
 import { devFramesUrl } from "../core/dev-url.js";
 import { FramecacheError } from "../core/errors.js";
 import { isInside } from "../core/paths.js";
@@ -39,7 +39,7 @@ export function importPlugin(state: PluginState): Plugin {
         });
       }
       // Any page can request `/x?frames&import`: the dev server's deny list (.env, *.pem, .git/…) holds for it too.
-      if (state.dev && state.config && !isFileLoadingAllowed(state.config, real)) {
+      if (state.dev && state.config && !(await fileLoadingAllowed(state.config, real))) {
         throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is denied by Vite's server.fs rules`, {
           hint: "Rename or move the video, or change server.fs.deny.",
         });
@@ -66,6 +66,16 @@ export function importPlugin(state: PluginState): Plugin {
       return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
   };
+}
+
+/**
+ * Vite's own check of server.fs (deny, allow, strict). Imported when a dev server asks, as
+ * plain Rollup has no Vite to import; Vite before 5.4.x has no such export, and only the
+ * allow list, checked before, holds there.
+ */
+async function fileLoadingAllowed(config: ResolvedConfig, file: string): Promise<boolean> {
+  const { isFileLoadingAllowed } = (await import("vite")) as Partial<typeof import("vite")>;
+  return isFileLoadingAllowed ? isFileLoadingAllowed(config, file) : true;
 }
 
 function importRef(file: string, params: URLSearchParams, label: string): VideoRef {
