@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isFramecacheError } from "../src/core/errors.js";
 import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
+import { probeKeyframes } from "../src/media/probe.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
 import { countingFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
@@ -170,5 +171,21 @@ exec "${real}" "$@"
       expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
       expect(starts()).toEqual(["ffmpeg -version", "ffmpeg -nostdin", "ffmpeg -nostdin"]);
     });
+  });
+});
+
+describe("probeKeyframes", () => {
+  it("keeps only keyframes that decode on their own, and takes the flags as they are when decoding them runs out of time", async () => {
+    const source = join(dir, "refresh.mp4");
+    execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-intra-refresh", "1", "-pix_fmt", "yuv420p", source]);
+    const real = execFileSync("sh", ["-c", "command -v ffprobe"]).toString().trim();
+    const ffprobe = { name: "ffprobe" as const, path: real, chosenBy: "PATH" as const };
+    // Flagged every second; only the first decodes on its own.
+    expect((await probeKeyframes(ffprobe, source)).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
+    expect((await probeKeyframes(ffprobe, source, true)).map((k) => k.pts)).toEqual([0]);
+    // An ffprobe that hangs while decoding (the one failure this is about): the flags, after the time allowed.
+    const hanging = join(dir, "ffprobe-hangs");
+    writeFileSync(hanging, `#!/bin/sh\ncase "$*" in *-skip_frame*) exec sleep 30;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
+    expect((await probeKeyframes({ ...ffprobe, path: hanging }, source, true, 500)).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
   });
 });

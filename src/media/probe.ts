@@ -127,11 +127,8 @@ export async function probeSource(
   return { info, build };
 }
 
-async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal): Promise<RunResult> {
-  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], {
-    signal,
-    timeoutMs: PROBE_TIMEOUT_MS,
-  });
+async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<RunResult> {
+  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], { signal, timeoutMs });
   // A binary that cannot be started is the binary's fault, not the video's.
   if (CANNOT_START.has(String(result.error?.code)) && !result.canceled) throw cannotRun(binary, result.error);
   return result;
@@ -156,24 +153,27 @@ async function measureDuration(binary: Located, file: string, start: number, sig
  * The video stream's keyframes (display and decode times, in microseconds on the stream's own
  * clock), sorted: where a seek may start decoding. Reads every packet. With `decodeKeyframes`
  * (a codec whose flags may mark recovery points) it also decodes what the decoder takes for a
- * keyframe, and keeps only flagged packets that decode as one; it decodes nothing else.
+ * keyframe, roughly, and keeps only flagged packets that decode as one; it decodes nothing else.
+ * That takes long only where every frame is a keyframe (all-intra, 4K): when it runs out of
+ * time, the flags are taken as they are, which is right for such a source.
  */
-export async function probeKeyframes(binary: Located, file: string, decodeKeyframes = false): Promise<Keyframe[]> {
-  const args = decodeKeyframes
-    ? ["-skip_frame", "nokey", "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"]
-    : ["-show_entries", "packet=pts_time,dts_time,flags"];
-  const result = await ffprobe(binary, file, args);
+export async function probeKeyframes(binary: Located, file: string, decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS): Promise<Keyframe[]> {
+  const decoding = ["-skip_frame", "nokey", "-skip_idct", "all", "-skip_loop_filter", "all"];
+  let result = decodeKeyframes
+    ? await ffprobe(binary, file, [...decoding, "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"], undefined, decodeTimeoutMs)
+    : undefined;
+  if (!result || result.timedOut) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"]);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
   const parsed = parseJson(result.stdout);
   const items = parsed?.packets_and_frames ?? parsed?.packets ?? [];
-  const decoded = new Set(items.filter((i) => i.type === "frame" && i.key_frame === 1).map((f) => f.pts_time));
+  const decodedKeys = parsed?.packets_and_frames && new Set(items.filter((i) => i.type === "frame" && i.key_frame === 1).map((f) => f.pts_time));
   const keyframes: Keyframe[] = [];
   for (const packet of items) {
     if (packet.type === "frame") continue;
     const pts = Number(packet.pts_time);
     const dts = Number(packet.dts_time);
     if (!packet.flags?.startsWith("K") || packet.pts_time === undefined || !Number.isFinite(pts)) continue;
-    if (decodeKeyframes && !decoded.has(packet.pts_time)) continue;
+    if (decodedKeys && !decodedKeys.has(packet.pts_time)) continue;
     keyframes.push({ pts: toMicros(pts), dts: packet.dts_time !== undefined && Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) });
   }
   return keyframes.sort((a, b) => a.pts - b.pts);
