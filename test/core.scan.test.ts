@@ -80,6 +80,12 @@ describe("setVideoAttributes", () => {
     expect(out).toBe(`<p>x</p>\n<video src="a.mp4" muted></video>\n<template><video src='b.mp4' data-frames="f/%05d.jpg" data-frame-count="3"/></template>`);
   });
 
+  it("leaves an unquoted value that ends in / whole, and still keeps a self-closing / last", () => {
+    const edit = new Map([[0, { "data-frames": "f" }]]);
+    expect(setVideoAttributes(`<video src=clips/>`, edit)).toBe(`<video src=clips/ data-frames="f">`);
+    expect(setVideoAttributes(`<video src=a.mp4 />`, edit)).toBe(`<video src=a.mp4  data-frames="f"/>`);
+  });
+
   it("replaces an existing value in place", () => {
     const out = setVideoAttributes(`<video data-frame-count="9" src="a"></video>`, new Map([[0, { "data-frame-count": "3" }]]));
     expect(out).toBe(`<video data-frame-count="3" src="a"></video>`);

@@ -56,7 +56,10 @@ export function setVideoAttributes(html: string, edits: Map<number, Record<strin
         else appended += ` ${text}`;
       }
       if (appended) {
-        const close = html[tag.endOffset - 2] === "/" ? tag.endOffset - 2 : tag.endOffset - 1;
+        // A `/` before `>` closes the tag, unless it ends an unquoted value (`src=a/`), whose text it is.
+        const lastAttrEnd = Math.max(0, ...Object.values(el.sourceCodeLocation?.attrs ?? {}).map((a) => a.endOffset));
+        const selfClosing = html[tag.endOffset - 2] === "/" && lastAttrEnd !== tag.endOffset - 1;
+        const close = selfClosing ? tag.endOffset - 2 : tag.endOffset - 1;
         splices.push({ start: close, end: close, text: appended });
       }
     });
