@@ -12,6 +12,7 @@ async function engineRun({ root, cacheDir, compositions, allow = [], segments })
   const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
   const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
+  await engine.dispose();
   if (errors.length) throw errors[0];
   return { hits: engine.report.cacheHits, misses: engine.report.cacheMisses, frames: results.reduce((n, r) => n + r.entry.frames, 0) };
 }

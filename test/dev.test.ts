@@ -8,7 +8,7 @@ import { Engine } from "../src/pipeline/engine.js";
 import { silentLogger } from "../src/pipeline/logger.js";
 import { collectGarbage } from "../src/store/gc.js";
 import { entryOf, frameAt, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
-import { countingFfmpeg, gatedFfmpeg, makeCodedVideo, tempDir } from "./helpers/media.js";
+import { countingFfmpeg, gatedFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { referenceProject, writeFiles } from "./helpers/project.js";
 
 let dir: string;
@@ -373,6 +373,41 @@ describe("DevSession", () => {
       expect(runs()).toBe(1);
       session.fileChanged(join(dir, "media/clip.mp4"));
       await until(() => runs() === 2, "a second extraction");
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it("lists a served source's keyframes once extraction is idle, so the first trim edit runs no ffprobe", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 3 });
+    // As old as a recorded file: one changed in the last seconds is not remembered (racy mtime).
+    utimesSync(join(dir, "media/clip.mp4"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+    const page = (seconds: number) => `<div data-fps="30"><video id="v" src="media/clip.mp4" data-duration="${seconds}"></video></div>`;
+    writeFiles(dir, { "index.html": page(1) });
+    const log = join(dir, "ffprobe.log");
+    const ffprobePath = join(dir, "ffprobe-logged");
+    writeFileSync(ffprobePath, `#!/bin/sh\necho "$*" >> "${log}"\nexec ffprobe "$@"\n`, { mode: 0o755 });
+    const ffprobes = () => readFileSync(log, "utf8").split("\n").filter(Boolean);
+    const engine = new Engine({ root: dir, allow: [], options: resolveOptions({ cacheDir: join(dir, "cache"), ffprobePath }), logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined });
+    const index = join(dir, "index.html");
+    try {
+      const first = entryOf(framesById((await session.page(index, page(1))).html).v!);
+      expect(await session.entry(first)).toMatchObject({ frames: 30 });
+      await until(() => readdirSync(join(dir, "cache/.digests")).some((name) => name.startsWith("keyframes-")), "the keyframe table remembered");
+      const listed = ffprobes().length;
+      expect(ffprobes().filter((args) => args.includes("-skip_frame nokey"))).toHaveLength(1);
+      // The trim edit: frames 31–60 are extracted from a seek into the source, with the table already there.
+      writeFiles(dir, { "index.html": page(2) });
+      expect(await session.compositionChanged(index, page(2))).toBe("update");
+      const second = entryOf(framesById((await session.page(index, page(2))).html).v!);
+      const entry = await until(async () => {
+        const found = await session.entry(second);
+        return typeof found === "object" ? found : undefined;
+      }, "the edited entry");
+      expect(readFrameNumbers(entry.dir)).toEqual(range(0, 60));
+      expect(ffprobes()).toHaveLength(listed);
     } finally {
       await session.dispose();
     }

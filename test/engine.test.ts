@@ -182,10 +182,10 @@ describe("probeKeyframes", () => {
     const ffprobe = { name: "ffprobe" as const, path: real, chosenBy: "PATH" as const };
     // Flagged every second; only the first decodes on its own.
     expect((await probeKeyframes(ffprobe, source)).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
-    expect((await probeKeyframes(ffprobe, source, true)).map((k) => k.pts)).toEqual([0]);
+    expect((await probeKeyframes(ffprobe, source, { decodeKeyframes: true })).map((k) => k.pts)).toEqual([0]);
     // An ffprobe that hangs while decoding (the one failure this is about): the flags, after the time allowed.
     const hanging = join(dir, "ffprobe-hangs");
     writeFileSync(hanging, `#!/bin/sh\ncase "$*" in *-skip_frame*) exec sleep 30;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
-    expect((await probeKeyframes({ ...ffprobe, path: hanging }, source, true, 500)).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
+    expect((await probeKeyframes({ ...ffprobe, path: hanging }, source, { decodeKeyframes: true, decodeTimeoutMs: 500 })).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
   });
 });

@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../src/media/run.js";
@@ -27,6 +27,13 @@ describe("run", () => {
     const result = await run("sh", ["-c", "yes 'corrupt frame' | head -c 3000000 >&2; echo last words >&2"]);
     expect(result.stderr.length).toBeLessThanOrEqual(64 * 1024);
     expect(result.stderr.endsWith("last words\n")).toBe(true);
+  });
+
+  it("runs work nobody waits for at the priority asked for", async () => {
+    // `nice` with no arguments prints the niceness it runs at; it waits a moment so the change lands first.
+    const niceness = script("niceness", "sleep 0.2\nnice");
+    expect((await run(niceness, [], { priority: 19 })).stdout.trim()).toBe("19");
+    expect((await run(niceness, [])).stdout.trim()).toBe(String(getPriority()));
   });
 
   it("says why a binary did not start, without an exit code", async () => {

@@ -69,7 +69,7 @@ export async function probeSource(
 ): Promise<{ info: SourceInfo; build?: ProbeBuild }> {
   const entries =
     "stream=codec_name,width,height,pix_fmt,has_b_frames,r_frame_rate,avg_frame_rate,duration,start_time,color_transfer:stream_tags:stream_side_data:format=format_name,duration,start_time";
-  const result = await ffprobe(binary, file, ["-show_program_version", "-show_entries", entries], signal);
+  const result = await ffprobe(binary, file, ["-show_program_version", "-show_entries", entries], { signal });
   if (result.canceled) throw new FramecacheError("FC_CANCELLED", `probing ${label.what} was cancelled`, { loc: label.loc });
   if (result.timedOut) {
     throw new FramecacheError("FC_FFMPEG_TIMEOUT", `probing ${label.what} took longer than ${PROBE_TIMEOUT_MS} ms; ffprobe was killed`, {
@@ -127,8 +127,9 @@ export async function probeSource(
   return { info, build };
 }
 
-async function ffprobe(binary: Located, file: string, args: string[], signal?: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<RunResult> {
-  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], { signal, timeoutMs });
+async function ffprobe(binary: Located, file: string, args: string[], options: { signal?: AbortSignal; timeoutMs?: number; priority?: number } = {}): Promise<RunResult> {
+  const { timeoutMs = PROBE_TIMEOUT_MS, ...rest } = options;
+  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], { ...rest, timeoutMs });
   // A binary that cannot be started is the binary's fault, not the video's.
   if (CANNOT_START.has(String(result.error?.code)) && !result.canceled) throw cannotRun(binary, result.error);
   return result;
@@ -139,7 +140,7 @@ async function ffprobe(binary: Located, file: string, args: string[], signal?: A
  * read the video packets' times to the end, which demuxes but decodes nothing.
  */
 async function measureDuration(binary: Located, file: string, start: number, signal?: AbortSignal): Promise<number | undefined> {
-  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,duration_time"], signal);
+  const result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,duration_time"], { signal });
   if (result.exitCode !== 0) return undefined;
   let end: number | undefined;
   for (const packet of parseJson(result.stdout)?.packets ?? []) {
@@ -147,6 +148,15 @@ async function measureDuration(binary: Located, file: string, start: number, sig
     if (Number.isFinite(pts)) end = Math.max(end ?? pts, pts + (Number(packet.duration_time) || 0));
   }
   return end === undefined ? undefined : end - start;
+}
+
+export interface KeyframeOptions {
+  /** Keep only flagged packets that decode as keyframes (a codec whose flags may mark recovery points). */
+  decodeKeyframes?: boolean;
+  decodeTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Niceness, for a listing made ahead of need. */
+  priority?: number;
 }
 
 /**
@@ -157,12 +167,13 @@ async function measureDuration(binary: Located, file: string, start: number, sig
  * That takes long only where every frame is a keyframe (all-intra, 4K): when it runs out of
  * time, the flags are taken as they are, which is right for such a source.
  */
-export async function probeKeyframes(binary: Located, file: string, decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS): Promise<Keyframe[]> {
+export async function probeKeyframes(binary: Located, file: string, options: KeyframeOptions = {}): Promise<Keyframe[]> {
+  const { decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS, ...how } = options;
   const decoding = ["-skip_frame", "nokey", "-skip_idct", "all", "-skip_loop_filter", "all"];
   let result = decodeKeyframes
-    ? await ffprobe(binary, file, [...decoding, "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"], undefined, decodeTimeoutMs)
+    ? await ffprobe(binary, file, [...decoding, "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"], { ...how, timeoutMs: decodeTimeoutMs })
     : undefined;
-  if (!result || result.timedOut) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"]);
+  if (!result || (result.timedOut && !result.canceled)) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"], how);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
   const parsed = parseJson(result.stdout);
   const items = parsed?.packets_and_frames ?? parsed?.packets ?? [];

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { setPriority } from "node:os";
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
@@ -7,6 +8,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Collect stdout (the default), or hand each chunk to a callback as it comes. */
   onStdout?: (chunk: string) => void;
+  /** Niceness for work nobody waits for (19: only what other processes leave idle). */
+  priority?: number;
 }
 
 export interface RunResult {
@@ -47,6 +50,13 @@ export function run(file: string, args: readonly string[], options: RunOptions =
       return resolve({ ...result, error: error as NodeJS.ErrnoException });
     }
     live.add(child);
+    if (options.priority !== undefined && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, options.priority);
+      } catch {
+        // Not allowed here: it runs at normal priority.
+      }
+    }
     if (!reaping) {
       reaping = true;
       process.once("exit", () => live.forEach((c) => c.kill("SIGKILL")));

@@ -253,7 +253,10 @@ export class DevSession {
     run.promise.then(
       (outcome) => {
         run.outcome = outcome;
-        if (outcome.cache === "miss") this.collectGarbageSoon();
+        if (outcome.cache === "miss") {
+          this.collectGarbageSoon();
+          this.prefetchWhenIdle();
+        }
       },
       (error: unknown) => {
         run.failed = error;
@@ -272,6 +275,16 @@ export class DevSession {
     for (const [name, run] of this.runs) {
       if (!wanted.has(name) && !run.outcome && !run.failed) run.controller.abort();
     }
+  }
+
+  /**
+   * Once no extraction runs, list the keyframes of the sources served, so that the first trim
+   * edit of each seeks without waiting for ffprobe. It waits for the extractions because even
+   * an idle-priority ffprobe slows ffmpeg on a machine with few cores.
+   */
+  private prefetchWhenIdle(): void {
+    if ([...this.runs.values()].some((r) => !r.outcome && !r.failed)) return;
+    for (const served of this.served.values()) for (const v of served.videos) void this.engine.prefetchKeyframes(v.task).catch(() => undefined);
   }
 
   /** Entries that served compositions and imports use. */

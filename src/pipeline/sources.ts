@@ -1,4 +1,5 @@
 import { dirname, join } from "node:path";
+import pLimit from "p-limit";
 import type { SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
 import type { Keyframe } from "../core/ffmpeg-args.js";
@@ -20,6 +21,9 @@ export class SourceFacts {
   private memos?: Promise<Memos>;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly keyframeTables = new Map<string, Promise<Keyframe[]>>();
+  /** Tables being listed ahead of need, by identity, one at a time. */
+  private readonly prefetches = new Map<string, AbortController>();
+  private readonly prefetchQueue = pLimit(1);
   private readonly digests = new Map<string, Promise<string>>();
 
   /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
@@ -66,9 +70,30 @@ export class SourceFacts {
    * fails is remembered as empty for this engine (its seeks decode from the start), not on disk.
    */
   keyframes(path: string, identity: string, decodeKeyframes: boolean): Promise<Keyframe[]> {
+    // Needed now: a listing at idle priority would make this wait, so it gives way.
+    this.prefetches.get(identity)?.abort();
     return this.once(this.keyframeTables, identity, "probeMs", async () =>
-      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, decodeKeyframes)).catch(() => []),
+      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes })).catch(() => []),
     );
+  }
+
+  /** List a source's keyframes at idle priority, remembered for later seeks; `dispose` stops it. */
+  prefetchKeyframes(path: string, identity: string, decodeKeyframes: boolean): void {
+    if (this.keyframeTables.has(identity) || this.prefetches.has(identity)) return;
+    const controller = new AbortController();
+    this.prefetches.set(identity, controller);
+    const listing = async () => {
+      const ffprobe = await this.ffprobe();
+      return probeKeyframes(ffprobe, path, { decodeKeyframes, signal: controller.signal, priority: 19 });
+    };
+    void this.prefetchQueue(async () => (await this.memo()).keyframes.get(path, listing))
+      .catch(() => undefined)
+      .finally(() => this.prefetches.delete(identity));
+  }
+
+  /** Stop listings made ahead of need. */
+  dispose(): void {
+    for (const controller of this.prefetches.values()) controller.abort();
   }
 
   /** The source's sha256; `identity` as for `probe`. */
