@@ -175,7 +175,7 @@ exec "${real}" "$@"
 });
 
 describe("probeKeyframes", () => {
-  it("keeps only keyframes that decode on their own, and takes the flags as they are when decoding them runs out of time", async () => {
+  it("keeps only keyframes that decode on their own; when decoding them runs out of time, takes the flags only if every packet has one", async () => {
     const source = join(dir, "refresh.mp4");
     execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-intra-refresh", "1", "-pix_fmt", "yuv420p", source]);
     const real = execFileSync("sh", ["-c", "command -v ffprobe"]).toString().trim();
@@ -183,9 +183,14 @@ describe("probeKeyframes", () => {
     // Flagged every second; only the first decodes on its own.
     expect((await probeKeyframes(ffprobe, source)).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
     expect((await probeKeyframes(ffprobe, source, { decodeKeyframes: true })).map((k) => k.pts)).toEqual([0]);
-    // An ffprobe that hangs while decoding (the one failure this is about): the flags, after the time allowed.
-    const hanging = join(dir, "ffprobe-hangs");
-    writeFileSync(hanging, `#!/bin/sh\ncase "$*" in *-skip_frame*) exec sleep 30;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
-    expect((await probeKeyframes({ ...ffprobe, path: hanging }, source, { decodeKeyframes: true, decodeTimeoutMs: 500 })).map((k) => k.pts)).toEqual([0, 1e6, 2e6]);
+    // An ffprobe that hangs while decoding (the one failure this is about): no table rather than recovery points.
+    const hanging = { ...ffprobe, path: join(dir, "ffprobe-hangs") };
+    writeFileSync(hanging.path, `#!/bin/sh\ncase "$*" in *-skip_frame*) exec sleep 30;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
+    const slow = { decodeKeyframes: true, decodeTimeoutMs: 500 };
+    await expect(probeKeyframes(hanging, source, slow)).rejects.toThrow(/took longer than 500 ms, and it is not all keyframes/);
+    // All-intra, where every flag is right: the flags.
+    const intra = join(dir, "intra.mp4");
+    execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=1", "-c:v", "libx264", "-g", "1", "-pix_fmt", "yuv420p", intra]);
+    expect(await probeKeyframes(hanging, intra, slow)).toHaveLength(10);
   });
 });

@@ -165,7 +165,8 @@ export interface KeyframeOptions {
  * (a codec whose flags may mark recovery points) it also decodes what the decoder takes for a
  * keyframe, roughly, and keeps only flagged packets that decode as one; it decodes nothing else.
  * That takes long only where every frame is a keyframe (all-intra, 4K): when it runs out of
- * time, the flags are taken as they are, which is right for such a source.
+ * time, the flags are taken as they are if every packet has one, which is right for such a
+ * source; otherwise the listing fails, and nothing is remembered.
  */
 export async function probeKeyframes(binary: Located, file: string, options: KeyframeOptions = {}): Promise<Keyframe[]> {
   const { decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS, ...how } = options;
@@ -173,10 +174,16 @@ export async function probeKeyframes(binary: Located, file: string, options: Key
   let result = decodeKeyframes
     ? await ffprobe(binary, file, [...decoding, "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"], { ...how, timeoutMs: decodeTimeoutMs })
     : undefined;
-  if (!result || (result.timedOut && !result.canceled)) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"], how);
+  const decodeTimedOut = result?.timedOut === true && !result.canceled;
+  if (!result || decodeTimedOut) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"], how);
+  // Cancelled after ffprobe exited, its output may be cut short: never a table.
+  if (result.canceled) throw new Error(`listing the keyframes of ${file} was cancelled`);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
   const parsed = parseJson(result.stdout);
   const items = parsed?.packets_and_frames ?? parsed?.packets ?? [];
+  if (decodeTimedOut && !items.every((packet) => packet.flags?.startsWith("K"))) {
+    throw new Error(`decoding the keyframes of ${file} took longer than ${decodeTimeoutMs} ms, and it is not all keyframes`);
+  }
   const decodedKeys = parsed?.packets_and_frames && new Set(items.filter((i) => i.type === "frame" && i.key_frame === 1).map((f) => f.pts_time));
   const keyframes: Keyframe[] = [];
   for (const packet of items) {

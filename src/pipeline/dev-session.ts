@@ -247,19 +247,20 @@ export class DevSession {
       if (!known.outcome || (await touchEntry(known.outcome.entry.dir))) return known;
     }
     const controller = new AbortController();
+    // Listings made ahead of need give the cores to this run; they are asked for again once all is idle.
+    this.engine.stopPrefetches();
     // A superseded run of the same key must settle before the engine is asked again.
     const before = known ? known.promise.then(noop, noop) : Promise.resolve();
     const run: Run = { task, controller, promise: before.then(() => this.engine.ensure(task, controller.signal)) };
     run.promise.then(
       (outcome) => {
         run.outcome = outcome;
-        if (outcome.cache === "miss") {
-          this.collectGarbageSoon();
-          this.prefetchWhenIdle();
-        }
+        if (outcome.cache === "miss") this.collectGarbageSoon();
+        this.prefetchWhenIdle();
       },
       (error: unknown) => {
         run.failed = error;
+        this.prefetchWhenIdle();
         if (isFramecacheError(error)) {
           if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
         } else this.engine.logger.warn(error instanceof Error ? error.message : String(error));
@@ -283,7 +284,7 @@ export class DevSession {
    * an idle-priority ffprobe slows ffmpeg on a machine with few cores.
    */
   private prefetchWhenIdle(): void {
-    if ([...this.runs.values()].some((r) => !r.outcome && !r.failed)) return;
+    if (this.disposed || [...this.runs.values()].some((r) => !r.outcome && !r.failed)) return;
     for (const served of this.served.values()) for (const v of served.videos) void this.engine.prefetchKeyframes(v.task).catch(() => undefined);
   }
 

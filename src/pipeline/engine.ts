@@ -297,6 +297,11 @@ export class Engine {
     this.facts.prefetchKeyframes(task.source, await this.factsKey(task), task.recoveryPoints);
   }
 
+  /** Stop listings made ahead of need: an extraction is about to start. */
+  stopPrefetches(): void {
+    this.facts.stopPrefetches();
+  }
+
   private async factsKey(task: Task): Promise<string> {
     return factsKey(task.source, await stat(task.source));
   }

@@ -24,6 +24,7 @@ export class SourceFacts {
   /** Tables being listed ahead of need, by identity, one at a time. */
   private readonly prefetches = new Map<string, AbortController>();
   private readonly prefetchQueue = pLimit(1);
+  private disposed = false;
   private readonly digests = new Map<string, Promise<string>>();
 
   /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
@@ -79,7 +80,7 @@ export class SourceFacts {
 
   /** List a source's keyframes at idle priority, remembered for later seeks; `dispose` stops it. */
   prefetchKeyframes(path: string, identity: string, decodeKeyframes: boolean): void {
-    if (this.keyframeTables.has(identity) || this.prefetches.has(identity)) return;
+    if (this.disposed || this.keyframeTables.has(identity) || this.prefetches.has(identity)) return;
     const controller = new AbortController();
     this.prefetches.set(identity, controller);
     const listing = async () => {
@@ -91,9 +92,14 @@ export class SourceFacts {
       .finally(() => this.prefetches.delete(identity));
   }
 
-  /** Stop listings made ahead of need. */
-  dispose(): void {
+  /** Stop listings made ahead of need (an extraction starts, and should have the cores); they may be asked for again. */
+  stopPrefetches(): void {
     for (const controller of this.prefetches.values()) controller.abort();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.stopPrefetches();
   }
 
   /** The source's sha256; `identity` as for `probe`. */
