@@ -290,7 +290,7 @@ export class Engine {
   /**
    * List the keyframes of a task's source ahead of need, at idle priority, so that the first trim
    * edit into it finds the table in the store. Not beside a cold extraction: on 2 cores even an
-   * idle-priority ffprobe slowed ffmpeg by 3–5 %.
+   * idle-priority ffprobe slowed ffmpeg by 3–6 %.
    */
   async prefetchKeyframes(task: Task): Promise<void> {
     if (!this.cached || !task.seekable || !seeksByTable(task)) return;
