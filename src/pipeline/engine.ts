@@ -284,7 +284,7 @@ export class Engine {
 
   /** The task's source's keyframes, for seeks past its start; empty when ffprobe cannot list them. */
   private async keyframes(task: Task): Promise<Keyframe[]> {
-    return this.facts.keyframes(task.source, await this.factsKey(task), task.recoveryPoints);
+    return this.facts.keyframes(task.source, await this.sourceIdentity(task), task.recoveryPoints);
   }
 
   /**
@@ -294,7 +294,7 @@ export class Engine {
    */
   async prefetchKeyframes(task: Task): Promise<void> {
     if (!this.cached || !task.seekable || !seeksByTable(task)) return;
-    this.facts.prefetchKeyframes(task.source, await this.factsKey(task), task.recoveryPoints);
+    this.facts.prefetchKeyframes(task.source, await this.sourceIdentity(task), task.recoveryPoints);
   }
 
   /** Stop listings made ahead of need: an extraction is about to start. */
@@ -302,7 +302,8 @@ export class Engine {
     this.facts.stopPrefetches();
   }
 
-  private async factsKey(task: Task): Promise<string> {
+  /** The identity under which the task's source facts are remembered (path, size, mtime). */
+  private async sourceIdentity(task: Task): Promise<string> {
     return factsKey(task.source, await stat(task.source));
   }
 
