@@ -5,4 +5,4 @@ export { framecache };
 export type { FramecacheOptions, RemoteOptions } from "./core/options.js";
 export { FramecacheError, type ErrorCode } from "./core/errors.js";
 export type { ManifestVideo } from "./pipeline/output.js";
-export type { Report } from "./pipeline/report.js";
+export type { Report } from "./core/report.js";

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
 import { DevSession } from "../src/pipeline/dev-session.js";
 import { Engine } from "../src/pipeline/engine.js";
-import { silentLogger } from "../src/pipeline/logger.js";
+import { silentLogger } from "../src/core/logger.js";
 import { collectGarbage } from "../src/store/gc.js";
 import { entryOf, frameAt, framesById, rawRequest, startDev, until, type DevServer } from "./helpers/dev.js";
 import { countingFfmpeg, gatedFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";

@@ -6,7 +6,7 @@ import { isFramecacheError } from "../src/core/errors.js";
 import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
 import { probeKeyframes } from "../src/media/probe.js";
 import { Engine } from "../src/pipeline/engine.js";
-import { silentLogger } from "../src/pipeline/logger.js";
+import { silentLogger } from "../src/core/logger.js";
 import { countingFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { writeFiles } from "./helpers/project.js";
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { formatEta } from "../src/core/format.js";
 import { FfmpegProgressParser } from "../src/core/ffmpeg-progress.js";
 import type { Task } from "../src/core/plan.js";
-import { dedupeWarnings } from "../src/pipeline/logger.js";
-import { createProgress, progressLine } from "../src/pipeline/progress.js";
-import { colorsFor } from "../src/pipeline/terminal.js";
+import { dedupeWarnings } from "../src/core/logger.js";
+import { createProgress, progressLine } from "../src/ui/progress.js";
+import { colorsFor } from "../src/ui/terminal.js";
 import { createLogger } from "vite";
 import { viteProgress } from "../src/vite/progress.js";
 

@@ -6,7 +6,7 @@ import { frameFileName } from "../src/core/frames.js";
 import type { FrameFormat } from "../src/core/key.js";
 import { resolveOptions } from "../src/core/options.js";
 import { Engine } from "../src/pipeline/engine.js";
-import { silentLogger } from "../src/pipeline/logger.js";
+import { silentLogger } from "../src/core/logger.js";
 import { readSentinel } from "../src/store/sentinel.js";
 import { runEngine, videoTag } from "./helpers/engine.js";
 import { countingFfmpeg, ffmpeg, makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";

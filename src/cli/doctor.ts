@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { resolveOptions } from "../core/options.js";
 import { runDoctor, type Check, type CheckStatus } from "../pipeline/doctor.js";
-import { columnsOf, type Colors } from "../pipeline/terminal.js";
+import { columnsOf, type Colors } from "../ui/terminal.js";
 import type { CliOutput } from "./output.js";
 
 export interface DoctorFlags {

@@ -6,10 +6,11 @@ import type { Task } from "../core/plan.js";
 import { inShard, parseShard } from "../core/shard.js";
 import { fromMicros } from "../core/time.js";
 import { Engine } from "../pipeline/engine.js";
-import type { Logger } from "../pipeline/logger.js";
+import type { Logger } from "../core/logger.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
-import type { ExtractionProgress } from "../pipeline/progress.js";
-import { roundMs, summaryLine, type Report } from "../pipeline/report.js";
+import type { ExtractionProgress } from "../core/report.js";
+import type { Report } from "../core/report.js";
+import { roundMs, summaryLine } from "../ui/summary.js";
 
 export interface ExtractFlags {
   out?: string;

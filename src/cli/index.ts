@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { cac } from "cac";
 import { isFramecacheError } from "../core/errors.js";
-import { colorsFor } from "../pipeline/terminal.js";
+import { colorsFor } from "../ui/terminal.js";
 import { doctorCommand } from "./doctor.js";
 import { extractCommand } from "./extract.js";
 import { registerStoreCommands } from "./store.js";

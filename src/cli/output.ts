@@ -1,6 +1,6 @@
-import type { Logger } from "../pipeline/logger.js";
-import { createProgress, type ProgressReporter } from "../pipeline/progress.js";
-import { colorsFor, type Colors, type TermStream } from "../pipeline/terminal.js";
+import type { Logger } from "../core/logger.js";
+import { createProgress, type ProgressReporter } from "../ui/progress.js";
+import { colorsFor, type Colors, type TermStream } from "../ui/terminal.js";
 
 /** The global flags every command honours. */
 export interface OutputFlags {

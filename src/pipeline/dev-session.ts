@@ -12,7 +12,7 @@ import { exists } from "../store/sentinel.js";
 import { touchEntry, type StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 import { withLocation, type CacheOutcome, type Engine, type PlannedVideo } from "./engine.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../core/logger.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
 

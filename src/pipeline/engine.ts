@@ -21,9 +21,9 @@ import { openRemote, type RemoteCache } from "../store/remote/client.js";
 import { lookupEntry, openStore, partialDir, publishEntry, type Produced, type StoredEntry } from "../store/store.js";
 import { explainMisses } from "./explain.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
-import { dedupeWarnings, type DedupedLogger, type Logger } from "./logger.js";
-import type { ExtractionProgress } from "./progress.js";
-import { emptyReport, timed, type Report } from "./report.js";
+import { dedupeWarnings, type DedupedLogger, type Logger } from "../core/logger.js";
+import type { ExtractionProgress } from "../core/report.js";
+import { emptyReport, timed, type Report } from "../core/report.js";
 import { assembleFrames, clearDir, DamagedDonor, extractSegments, storeDonors } from "./reuse.js";
 import { SourceFacts } from "./sources.js";
 

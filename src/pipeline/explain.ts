@@ -1,6 +1,6 @@
 import { explainMiss, type KnownEntry } from "../core/explain.js";
 import type { VideoResult } from "./engine.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../core/logger.js";
 
 /**
  * One line per extracted video saying why it missed, e.g.

@@ -6,7 +6,7 @@ import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
-import { timed, type Report } from "./report.js";
+import { timed, type Report } from "../core/report.js";
 
 /**
  * What the engine learns about files by running something: ffmpeg and ffprobe, each source's

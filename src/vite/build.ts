@@ -4,7 +4,7 @@ import fg from "fast-glob";
 import type { Plugin } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
-import { roundMs, summaryLine } from "../pipeline/report.js";
+import { roundMs, summaryLine } from "../ui/summary.js";
 import type { PluginState } from "./state.js";
 
 const MANIFEST = "framecache-manifest.json";

@@ -1,6 +1,6 @@
 import type { Logger as ViteLogger, Plugin } from "vite";
-import { createProgress, type ProgressOptions, type ProgressReporter } from "../pipeline/progress.js";
-import { CLEAR_LINE, isInteractive } from "../pipeline/terminal.js";
+import { createProgress, type ProgressOptions, type ProgressReporter } from "../ui/progress.js";
+import { CLEAR_LINE, isInteractive } from "../ui/terminal.js";
 import type { PluginState } from "./state.js";
 
 const attached = new WeakMap<ViteLogger, ProgressReporter>();

@@ -4,8 +4,8 @@ import type { ResolvedOptions } from "../core/options.js";
 import type { Composition } from "../pipeline/compositions.js";
 import type { DevSession } from "../pipeline/dev-session.js";
 import { Engine, type VideoResult } from "../pipeline/engine.js";
-import type { Logger } from "../pipeline/logger.js";
-import type { ExtractionProgress } from "../pipeline/progress.js";
+import type { Logger } from "../core/logger.js";
+import type { ExtractionProgress } from "../core/report.js";
 
 export interface BuildRun {
   compositions: Map<string, Composition>;

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import pLimit from "p-limit";
 import type { RemoteOptions, ResolvedOptions } from "../../core/options.js";
 import type { Task } from "../../core/plan.js";
-import type { Logger } from "../../pipeline/logger.js";
+import type { Logger } from "../../core/logger.js";
 import { publishEntry, type StoredEntry } from "../store.js";
 import { artifactFiles, BadArtifact, packedSize, packEntry, unpackArtifact, verifyArtifact } from "./artifact.js";
 import { Endpoint, errorText, TransportError } from "./http.js";

@@ -1,4 +1,5 @@
-import { formatBytes, formatDuration } from "../core/format.js";
+import type { Task } from "./plan.js";
+import type { FfmpegProgress } from "./ffmpeg-progress.js";
 
 /** The JSON report (DESIGN §2.3); counts are per video, timings summed per phase. */
 export interface Report {
@@ -31,19 +32,6 @@ export function emptyReport(): Report {
   };
 }
 
-/** `framecache  3 videos · 0 hit · 3 extracted · 210 frames (1.2 MB) · 2.31s` */
-export function summaryLine(r: Report): string {
-  const parts = [
-    `${r.videos} videos`,
-    `${r.cacheHits} hit`,
-    `${r.cacheMisses} extracted`,
-    `${r.framesWritten} frames (${formatBytes(r.bytesWritten)})`,
-    formatDuration(r.totalMs),
-  ];
-  if (r.remoteHits > 0) parts.push(`${r.remoteHits} remote`);
-  return `framecache  ${parts.join(" · ")}`;
-}
-
 /** Time an async step into one of the report's phase counters. */
 export async function timed<T>(report: Report, phase: "scanMs" | "probeMs" | "hashMs" | "extractMs" | "emitMs", work: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -54,7 +42,14 @@ export async function timed<T>(report: Report, phase: "scanMs" | "probeMs" | "ha
   }
 }
 
-/** JSON replacer: phase timings to a tenth of a millisecond. */
-export function roundMs(key: string, value: unknown): unknown {
-  return key.endsWith("Ms") && typeof value === "number" ? Math.round(value * 10) / 10 : value;
+/** One task's extraction, from queued to done. */
+export interface TaskProgress {
+  update(progress: FfmpegProgress): void;
+  /** Finished, failed or served by someone else: in any case no longer running. */
+  end(): void;
+}
+
+/** What the engine reports to: a task is about to be extracted. */
+export interface ExtractionProgress {
+  begin(task: Task): TaskProgress;
 }

@@ -2,19 +2,8 @@ import { basename } from "node:path";
 import { formatDuration, formatEta } from "../core/format.js";
 import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
 import type { Task } from "../core/plan.js";
+import type { ExtractionProgress, TaskProgress } from "../core/report.js";
 import { CLEAR_LINE, colorsFor, columnsOf, isInteractive, printable, type Colors, type TermStream } from "./terminal.js";
-
-/** One task's extraction, from queued to done. */
-export interface TaskProgress {
-  update(progress: FfmpegProgress): void;
-  /** Finished, failed or served by someone else: in any case no longer running. */
-  end(): void;
-}
-
-/** What the engine reports to: a task is about to be extracted. */
-export interface ExtractionProgress {
-  begin(task: Task): TaskProgress;
-}
 
 export interface ProgressReporter extends ExtractionProgress {
   /** Erase the live line before someone else prints; the next update redraws it. True if it was drawn. */
