@@ -50,6 +50,18 @@ export class FramecacheError extends Error {
   }
 }
 
+/** A problem that does not stop the work: logged once, with its location. */
+export interface Warning {
+  code: ErrorCode;
+  message: string;
+  loc: SourceLocation;
+}
+
+/** `file:line:col: message`, as every warning of a composition is printed. */
+export function warningLine(warning: Warning): string {
+  return `${formatLocation(warning.loc)}: ${warning.message}`;
+}
+
 export function formatLocation(loc: SourceLocation): string {
   return `${loc.file}:${loc.line}:${loc.column}`;
 }

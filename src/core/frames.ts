@@ -1,4 +1,10 @@
 import type { FrameFormat } from "./key.js";
+import { fpsValue, type Rational } from "./time.js";
+
+/** The attributes that hand a `<video>` its frames, in build and dev alike. */
+export function frameAttributes(frames: string, count: number, fps: Rational): Record<string, string> {
+  return { "data-frames": frames, "data-frame-count": String(count), "data-frame-fps": String(fpsValue(fps)) };
+}
 
 export const FRAME_PREFIX = "frame_";
 export const SENTINEL = ".hf-complete";

@@ -40,3 +40,8 @@ export function isInside(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
+
+/** A relative `cacheDir` is relative to the project root (the CLI resolves its flag against the cwd first). */
+export function resolveCacheDir(root: string, cacheDir: string): string {
+  return isAbsolute(cacheDir) ? cacheDir : join(root, cacheDir);
+}

@@ -1,6 +1,7 @@
-import type { SourceLocation } from "./errors.js";
+import type { SourceLocation, Warning } from "./errors.js";
 import { attr, elementsOf, positionOf, textOf, type Element } from "./html.js";
-import { MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
+import { videoId } from "./video-id.js";
+import { clampRate, MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
 
 /** One `<video>` found in a composition, with its timing resolved per DESIGN §3. */
 export interface VideoRef {
@@ -24,10 +25,8 @@ export interface NestedRef {
   loc: SourceLocation;
 }
 
-export interface ScanWarning {
+export interface ScanWarning extends Warning {
   code: "FC_BAD_ATTRIBUTE" | "FC_REMOTE_SOURCE";
-  message: string;
-  loc: SourceLocation;
 }
 
 export interface CompositionScan {
@@ -150,14 +149,14 @@ function readTiming(
   const mediaStart = playbackStart ?? number(el, "data-media-start") ?? 0;
   const rate = number(el, "data-playback-rate") ?? 1;
   return {
-    id: attr(el, "data-hf-render-id") || attr(el, "id") || `hf-video-${index}`,
+    id: videoId((name) => attr(el, name), index),
     src,
     index,
     loc,
     start,
     end,
     mediaStart: toMicros(Math.max(0, mediaStart)),
-    playbackRate: Math.min(5, Math.max(0.1, rate)),
+    playbackRate: clampRate(rate),
     inactive,
   };
 }

@@ -18,6 +18,11 @@ export function parseStrictNumber(value: string | undefined | null): number | un
   return Number.isFinite(n) ? n : undefined;
 }
 
+/** Playback rates outside [0.1, 5] are clamped to it, as HyperFrames does. */
+export function clampRate(rate: number): number {
+  return Math.min(5, Math.max(0.1, rate));
+}
+
 /** Seconds → microseconds, truncated, taken from the number's shortest decimal form. */
 export function toMicros(seconds: number): Micros {
   if (!Number.isFinite(seconds)) throw new RangeError(`not a finite time: ${seconds}`);

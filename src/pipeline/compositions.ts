@@ -1,6 +1,6 @@
 import { readFile, realpath } from "node:fs/promises";
 import { dirname, relative, sep } from "node:path";
-import { FramecacheError, formatLocation, type SourceLocation } from "../core/errors.js";
+import { FramecacheError, type SourceLocation, type Warning } from "../core/errors.js";
 import { isInside, sourceCandidates } from "../core/paths.js";
 import { scanComposition, type CompositionScan } from "../core/scan.js";
 import type { Rational } from "../core/time.js";
@@ -69,7 +69,7 @@ export async function loadCompositions(
   roots: string[],
   paths: ProjectPaths,
   defaultFps: Rational,
-  warn: (message: string) => void,
+  warn: (warning: Warning) => void,
 ): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
   const compositions = new Map<string, Composition>();
   const errors: FramecacheError[] = [];
@@ -93,7 +93,7 @@ export async function loadCompositions(
         const nested = await resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
         if (!inProject(nested)) throw outside(`data-composition-src="${ref.src}" resolves to ${nested}, outside`, ref.loc);
         if (stack.includes(nested)) {
-          warn(`${formatLocation(ref.loc)}: data-composition-src="${ref.src}" nests a composition inside itself; not followed`);
+          warn({ code: "FC_COMPOSITION_CYCLE", message: `data-composition-src="${ref.src}" nests a composition inside itself; not followed`, loc: ref.loc });
           continue;
         }
         composition.nested.push(nested);

@@ -1,22 +1,24 @@
 import { realpath } from "node:fs/promises";
 import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
-import { isFramecacheError, type FramecacheError } from "../core/errors.js";
-import { formatBytes, formatDuration } from "../core/format.js";
+import { isFramecacheError, warningLine, type FramecacheError } from "../core/errors.js";
+import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
+import { frameAttributes as framesOf } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
+import type { Logger } from "../core/logger.js";
 import type { Task } from "../core/plan.js";
 import { scanComposition, type VideoRef } from "../core/scan.js";
-import { fpsValue } from "../core/time.js";
-import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
 import { exists } from "../store/sentinel.js";
-import { touchEntry, type StoredEntry } from "../store/store.js";
+import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
-import { withLocation, type CacheOutcome, type Engine, type PlannedVideo } from "./engine.js";
-import type { Logger } from "../core/logger.js";
+import { changedVideos, readyLine } from "./dev-changes.js";
+import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
+import type { Engine } from "./engine.js";
+import { withLocation, type Outcome, type PlannedVideo } from "./results.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
 
-export interface DevSessionOptions {
+export interface DevSessionOptions extends RunsOptions {
   logger: Logger;
   /** Deliver an update to the pages (Vite's HMR channel). */
   send: (update: FramecacheUpdate) => void;
@@ -24,28 +26,10 @@ export interface DevSessionOptions {
   error?: (error: FramecacheError) => void;
   /** Start watching a video source. */
   watch?: (file: string) => void;
-  /** How long a frame request waits for its entry's extraction. @default 120_000 */
-  waitTimeoutMs?: number;
   /** Quiet time after a source's last change event before re-planning. @default 100 */
   debounceMs?: number;
   /** Wait after an extraction before collecting garbage, so others can settle. @default 10_000 */
   gcDelayMs?: number;
-  /**
-   * Serving an entry's frames marks it used (any process's GC spares entries used within the
-   * hour), at most this often. @default 600_000
-   */
-  touchEveryMs?: number;
-}
-
-type Outcome = { entry: StoredEntry; cache: CacheOutcome };
-
-/** One extraction this session asked for; its controller kills ffmpeg once nothing wants the entry. */
-interface Run {
-  task: Task;
-  controller: AbortController;
-  promise: Promise<Outcome>;
-  outcome?: Outcome;
-  failed?: unknown;
 }
 
 /** A composition as last served: its plan and the attributes each `<video>` was given. */
@@ -68,7 +52,7 @@ interface Served {
 export class DevSession {
   private readonly queue = pLimit(1);
   private readonly served = new Map<string, Served>();
-  private readonly runs = new Map<string, Run>();
+  private readonly runs: DevRuns;
   /** Root composition → every composition file of its tree. */
   private readonly roots = new Map<string, Set<string>>();
   private readonly sources = new Set<string>();
@@ -76,15 +60,15 @@ export class DevSession {
   private readonly pinned = new Set<string>();
   private readonly logged = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** When this session last marked each entry used. */
-  private readonly touched = new Map<string, number>();
   private gcTimer?: NodeJS.Timeout;
   private disposed = false;
 
   constructor(
     readonly engine: Engine,
     private readonly options: DevSessionOptions,
-  ) {}
+  ) {
+    this.runs = new DevRuns(engine, options);
+  }
 
   storeDir(): Promise<string> {
     return this.engine.storeDir();
@@ -126,7 +110,7 @@ export class DevSession {
       if (!served) return "unknown";
       if (videoSkeleton(html) !== videoSkeleton(served.composition.html)) return "reload";
       const scan = scanComposition(html, served.composition.label);
-      for (const w of scan.warnings) this.engine.logger.warn(`${w.loc.file}:${w.loc.line}:${w.loc.column}: ${w.message}`);
+      for (const w of scan.warnings) this.engine.logger.warn(warningLine(w));
       const videos = await this.commit({ ...served.composition, html, scan });
       if (videos.length > 0) this.options.send({ compositions: [{ composition: served.composition.label, videos }] });
       return "update";
@@ -142,19 +126,8 @@ export class DevSession {
   }
 
   /** The complete entry behind a frame URL, waiting for its extraction when it runs. */
-  async entry(name: string): Promise<StoredEntry | "missing" | "timeout"> {
-    const run = this.runs.get(name);
-    if (!run) return "missing";
-    if (run.outcome) return this.used(run.outcome.entry);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.options.waitTimeoutMs ?? 120_000);
-    });
-    try {
-      return await Promise.race([run.promise.then((o) => o.entry, () => "missing" as const), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  entry(name: string): Promise<StoredEntry | "missing" | "timeout"> {
+    return this.runs.entry(name);
   }
 
   /** Extract a task for a `?frames` import; its entry stays wanted for the session. */
@@ -164,24 +137,13 @@ export class DevSession {
     return (await this.track(task)).promise;
   }
 
-  /** A page open for hours keeps using its frames without a reload: another process's GC must see that. */
-  private used(entry: StoredEntry): StoredEntry {
-    const now = Date.now();
-    if (now - (this.touched.get(entry.name) ?? -Infinity) >= (this.options.touchEveryMs ?? 600_000)) {
-      this.touched.set(entry.name, now);
-      void touchEntry(entry.dir);
-    }
-    return entry;
-  }
-
   /** Kill every running extraction; their partial directories are removed as they fail. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     clearTimeout(this.gcTimer);
-    for (const run of this.runs.values()) run.controller.abort();
-    await Promise.allSettled([...this.runs.values()].map((r) => r.promise));
+    await this.runs.dispose();
     await this.engine.dispose();
   }
 
@@ -196,6 +158,16 @@ export class DevSession {
   private fail(error: FramecacheError): void {
     this.engine.logger.warn(error.message);
     if (!this.disposed) this.options.error?.(error);
+  }
+
+  /**
+   * A failure that is not a FramecacheError is a bug of ours, not a problem of the project: it is
+   * logged as an error with its stack, and stays the rejection of its run, so that whoever awaits
+   * the run (a `?frames` import) fails with it instead of being served a guess.
+   */
+  private bug(error: unknown): void {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    (this.engine.logger.error ?? this.engine.logger.warn).call(this.engine.logger, `framecache: internal error, please report it: ${text}`);
   }
 
   private rootOf(file: string): string {
@@ -223,11 +195,7 @@ export class DevSession {
     for (const error of errors) this.fail(error);
     const frameAttributes = new Map<number, Record<string, string>>();
     for (const v of videos) {
-      frameAttributes.set(v.ref.index, {
-        "data-frames": devFramesUrl(v.task.entry, v.task.format),
-        "data-frame-count": String(v.task.frameCount),
-        "data-frame-fps": String(fpsValue(v.task.fps)),
-      });
+      frameAttributes.set(v.ref.index, framesOf(devFramesUrl(v.task.entry, v.task.format), v.task.frameCount, v.task.fps));
     }
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
@@ -241,41 +209,25 @@ export class DevSession {
 
   /** The run for a task: the current one when it is still good, else a new extraction. `ref` names it in a failure. */
   private async track(task: Task, ref?: VideoRef, retryFailed = true): Promise<Run> {
-    const known = this.runs.get(task.entry);
-    if (known && known.task.key === task.key && !known.controller.signal.aborted && (!known.failed || !retryFailed)) {
-      // Serving an entry again is a use on the LRU clock; one removed since (gc, `framecache clean`) is made again.
-      if (!known.outcome || (await touchEntry(known.outcome.entry.dir))) return known;
-    }
-    const controller = new AbortController();
-    // Listings made ahead of need give the cores to this run; they are asked for again once all is idle.
-    this.engine.stopPrefetches();
-    // A superseded run of the same key must settle before the engine is asked again.
-    const before = known ? known.promise.then(noop, noop) : Promise.resolve();
-    const run: Run = { task, controller, promise: before.then(() => this.engine.ensure(task, controller.signal)) };
+    const { run, started } = await this.runs.start(task, retryFailed);
+    if (!started) return run;
     run.promise.then(
       (outcome) => {
-        run.outcome = outcome;
         if (outcome.cache === "miss") this.collectGarbageSoon();
         this.prefetchWhenIdle();
       },
       (error: unknown) => {
-        run.failed = error;
         this.prefetchWhenIdle();
-        if (isFramecacheError(error)) {
-          if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
-        } else this.engine.logger.warn(error instanceof Error ? error.message : String(error));
+        if (!isFramecacheError(error)) return this.bug(error);
+        if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
       },
     );
-    this.runs.set(task.entry, run);
     return run;
   }
 
   /** Abort running extractions that no served composition or import needs any more. */
   private supersede(): void {
-    const wanted = this.wanted();
-    for (const [name, run] of this.runs) {
-      if (!wanted.has(name) && !run.outcome && !run.failed) run.controller.abort();
-    }
+    this.runs.supersede(this.wanted());
   }
 
   /**
@@ -284,7 +236,7 @@ export class DevSession {
    * an idle-priority ffprobe slows ffmpeg on a machine with few cores.
    */
   private prefetchWhenIdle(): void {
-    if (this.disposed || [...this.runs.values()].some((r) => !r.outcome && !r.failed)) return;
+    if (this.disposed || this.runs.busy) return;
     for (const served of this.served.values()) for (const v of served.videos) void this.engine.prefetchKeyframes(v.task).catch(() => undefined);
   }
 
@@ -305,30 +257,7 @@ export class DevSession {
     const signature = served.videos.map((v, i) => `${v.task.key}${runs[i]!.outcome ? "" : "!"}`).join(",");
     if (this.disposed || this.served.get(file) !== served || this.logged.get(file) === signature) return;
     this.logged.set(file, signature);
-    let hit = 0;
-    let extracted = 0;
-    let failed = 0;
-    let frames = 0;
-    let bytes = 0;
-    const counted = new Set<string>();
-    for (const run of runs) {
-      const outcome = run.outcome;
-      if (!outcome) {
-        failed++;
-        continue;
-      }
-      if (outcome.cache === "miss" && !counted.has(run.task.key)) extracted++;
-      else hit++;
-      if (!counted.has(run.task.key)) {
-        frames += outcome.entry.frames;
-        bytes += outcome.entry.bytes;
-      }
-      counted.add(run.task.key);
-    }
-    const parts = [`${served.videos.length} video${served.videos.length === 1 ? "" : "s"}`, `${hit} hit`, `${extracted} extracted`];
-    if (failed > 0) parts.push(`${failed} failed`);
-    parts.push(`${frames} frames (${formatBytes(bytes)})`, formatDuration(performance.now() - served.started));
-    this.options.logger.info(`framecache  ${served.composition.label} ready · ${parts.join(" · ")}`);
+    this.options.logger.info(readyLine(served.composition.label, runs, performance.now() - served.started));
   }
 
   private watchSource(file: string): void {
@@ -361,38 +290,8 @@ export class DevSession {
   }
 }
 
-/** Videos whose attributes differ between two servings of one composition. */
-function changedVideos(before: Record<string, string>[], after: Record<string, string>[]): UpdatedVideo[] {
-  const changed: UpdatedVideo[] = [];
-  for (let i = 0; i < after.length; i++) {
-    const old = before[i] ?? {};
-    const now = after[i]!;
-    if (sameAttributes(old, now)) continue;
-    changed.push({
-      id: now["data-hf-render-id"] || now.id || `hf-video-${i}`,
-      previous: old["data-frames"] ?? null,
-      frames: now["data-frames"] ?? null,
-      frameCount: now["data-frame-count"] ? Number(now["data-frame-count"]) : null,
-      fps: fpsOf(now["data-frame-fps"]),
-      attributes: now,
-    });
-  }
-  return changed;
-}
-
-function sameAttributes(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}
-
-function fpsOf(text: string | undefined): number | string | null {
-  if (text === undefined) return null;
-  return /^\d+$/.test(text) ? Number(text) : text;
-}
-
 /** Compositions and sources are keyed by real path, as the scanner resolves them. */
 function realpathOr(file: string): Promise<string> {
   return realpath(file).catch(() => file);
 }
 
-function noop(): void {}

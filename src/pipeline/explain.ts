@@ -1,5 +1,5 @@
 import { explainMiss, type KnownEntry } from "../core/explain.js";
-import type { VideoResult } from "./engine.js";
+import type { VideoResult } from "./results.js";
 import type { Logger } from "../core/logger.js";
 
 /**

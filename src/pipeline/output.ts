@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { framePattern } from "../core/frames.js";
+import { frameAttributes, framePattern } from "../core/frames.js";
 import { setVideoAttributes } from "../core/html.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntry } from "../store/emit.js";
 import type { Composition } from "./compositions.js";
-import type { VideoResult } from "./engine.js";
+import type { VideoResult } from "./results.js";
 
 /** Where frames live relative to the output root: `assets/frames/<entry>`. */
 export function framesDir(assetsDir: string, entry: string): string {
@@ -17,11 +17,7 @@ export function rewriteComposition(html: string, composition: Composition, resul
   const edits = new Map<number, Record<string, string>>();
   for (const v of results) {
     if (v.composition !== composition) continue;
-    edits.set(v.ref.index, {
-      "data-frames": `${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`,
-      "data-frame-count": String(v.entry.frames),
-      "data-frame-fps": String(fpsValue(v.task.fps)),
-    });
+    edits.set(v.ref.index, frameAttributes(`${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`, v.entry.frames, v.task.fps));
   }
   return setVideoAttributes(html, edits);
 }

@@ -8,9 +8,28 @@ import { placeFrames } from "../store/emit.js";
 import { readInventory } from "../store/inventory.js";
 import { digestFrames } from "../store/sentinel.js";
 
-/** A store entry whose frames no longer hash to its sentinel's digest (edited in place through a hard link, say). */
-export class DamagedDonor extends Error {
-  override readonly name = "DamagedDonor";
+/**
+ * Why a donor's frames cannot be taken, so the window is extracted whole instead:
+ * its frames no longer hash to its sentinel's digest (edited in place through a hard link, say),
+ * it went away (GC, `framecache clean`), or ffmpeg wrote fewer frames before it than the plan needs.
+ */
+export class UnusableDonor extends Error {
+  override readonly name = "UnusableDonor";
+  constructor(
+    readonly code: "DONOR_DAMAGED" | "DONOR_GONE" | "DONOR_SHORT",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A donor file that vanished under us (ENOENT) makes the donor unusable; any other failure is real. */
+function goneAsUnusable(donor: string): (error: unknown) => never {
+  return (error) => {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new UnusableDonor("DONOR_GONE", `the frames of ${donor} went away`, { cause: error });
+    throw error;
+  };
 }
 
 /**
@@ -30,19 +49,20 @@ export async function storeDonors(storeDir: string, task: Task): Promise<Donor[]
  * The task's frames in `dir`: the donor's by hard link, the missing spans from ffmpeg,
  * each written as one pass over the whole window would write it. Returns the frames
  * really decoded (the rest repeat the last). Throws when ffmpeg disagrees with the donor,
- * and DamagedDonor when its frames are not the ones its digest vouches for: the new entry's
+ * and UnusableDonor when its frames are not the ones its digest vouches for: the new entry's
  * digest is taken over what it links, so a damaged frame would pass for a good one there.
  */
 export async function assembleFrames(binaries: Binaries, task: Task, dir: string, plan: ReusePlan, options: ExtractOptions = {}): Promise<number> {
   const { donor } = plan;
-  if (donor.digest !== undefined && (await digestFrames(donor.dir, donor.frames, task.format)).digest !== donor.digest) {
-    throw new DamagedDonor(`the frames of ${donor.dir} do not match its digest`);
+  const gone = goneAsUnusable(donor.dir);
+  if (donor.digest !== undefined && (await digestFrames(donor.dir, donor.frames, task.format).catch(gone)).digest !== donor.digest) {
+    throw new UnusableDonor("DONOR_DAMAGED", `the frames of ${donor.dir} do not match its digest`);
   }
-  await placeFrames(plan.donor.dir, dir, task.format, plan.reuse, plan.offset);
+  await placeFrames(donor.dir, dir, task.format, plan.reuse, plan.offset).catch(gone);
   let written = plan.reuse.first + plan.reuse.count - 1;
   for (const span of plan.extract) {
     const wrote = await extractSpan(binaries, task, dir, span, options);
-    if (span.first === 1 && wrote < span.count) throw new Error(`ffmpeg wrote ${wrote} of ${span.count} frames before the reused ones`);
+    if (span.first === 1 && wrote < span.count) throw new UnusableDonor("DONOR_SHORT", `ffmpeg wrote ${wrote} of ${span.count} frames before the reused ones`);
     if (span.first > written) written = span.first - 1 + wrote;
   }
   await holdFrames(dir, task.format, written, task.frameCount);

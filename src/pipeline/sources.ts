@@ -1,12 +1,18 @@
+import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import pLimit from "p-limit";
 import type { SourceLocation } from "../core/errors.js";
-import type { SourceInfo } from "../core/plan.js";
+import type { SourceInfo, Task } from "../core/plan.js";
 import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { timed, type Report } from "../core/report.js";
+
+/** What the memos of a source are keyed by: its path and stat identity. */
+export function factsKey(path: string, st: { size: number; mtimeMs: number }): string {
+  return `${path}\0${st.size}\0${st.mtimeMs}`;
+}
 
 /**
  * What the engine learns about files by running something: ffmpeg and ffprobe, each source's
@@ -76,6 +82,16 @@ export class SourceFacts {
     return this.once(this.keyframeTables, identity, "probeMs", async () =>
       (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes })).catch(() => []),
     );
+  }
+
+  /** The keyframes of a task's source as it is now on disk. */
+  async keyframesOf(task: Task): Promise<Keyframe[]> {
+    return this.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
+  }
+
+  /** `prefetchKeyframes` for a task's source as it is now on disk. */
+  async prefetchKeyframesOf(task: Task): Promise<void> {
+    this.prefetchKeyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
   }
 
   /** List a source's keyframes at idle priority, remembered for later seeks; `dispose` stops it. */

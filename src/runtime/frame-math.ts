@@ -1,3 +1,5 @@
+import { clampRate, parseStrictNumber } from "../core/time.js";
+
 /** Timing of one clip, read from its `<video>` attributes. */
 export interface ClipTiming {
   /** `data-start`, seconds on the composition's timeline. */
@@ -47,11 +49,7 @@ export function parseFrameRate(text: string | null | undefined): number {
 }
 
 /** A strict number attribute, as the scanner reads them: `Number(v)`, finite and non-empty. */
-export function numberAttribute(text: string | null | undefined): number | undefined {
-  if (text == null || text.trim() === "") return undefined;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : undefined;
-}
+export const numberAttribute = parseStrictNumber;
 
 /** Timing of a clip from its attributes, with the scanner's rules (end wins over duration, rate clamped). */
 export function clipTiming(attr: (name: string) => string | null): ClipTiming {
@@ -62,7 +60,7 @@ export function clipTiming(attr: (name: string) => string | null): ClipTiming {
   return {
     start,
     end,
-    rate: Math.min(5, Math.max(0.1, numberAttribute(attr("data-playback-rate")) ?? 1)),
+    rate: clampRate(numberAttribute(attr("data-playback-rate")) ?? 1),
     fps: parseFrameRate(attr("data-frame-fps")),
     frameCount: Math.floor(numberAttribute(attr("data-frame-count")) ?? 0),
   };

@@ -4,6 +4,7 @@
  * DOM, no Node imports; works on dev pages and on built ones alike.
  */
 import { UPDATE_EVENT, type FramecacheUpdate } from "../core/events.js";
+import { explicitVideoId, GENERATED_ID_PREFIX } from "../core/video-id.js";
 import { clipTiming, frameIndexAt, frameUrl, numberAttribute } from "./frame-math.js";
 
 export { clipTiming, frameIndexAt, frameUrl, parseFrameRate, type ClipTiming } from "./frame-math.js";
@@ -55,7 +56,7 @@ export function createPreview(root: ParentNode, options: PreviewOptions = {}): P
       const value = video.getAttribute(name);
       if (value !== null) img.setAttribute(name, value);
     }
-    img.dataset.framecacheFor = clipId(video) ?? "";
+    img.dataset.framecacheFor = explicitVideoId((name) => video.getAttribute(name)) ?? "";
     video.after(img);
     overlays.set(video, { img, display: video.style.display });
     video.style.display = "none";
@@ -142,7 +143,8 @@ export function applyUpdate(root: ParentNode, update: FramecacheUpdate): number 
   for (const composition of update.compositions) {
     for (const changed of composition.videos) {
       for (const video of videos) {
-        const sameId = clipId(video) === changed.id || (clipId(video) === undefined && changed.id.startsWith("hf-video-"));
+        const id = explicitVideoId((name) => video.getAttribute(name));
+        const sameId = id === changed.id || (id === undefined && changed.id.startsWith(GENERATED_ID_PREFIX));
         const sameFrames = changed.previous === null ? sameId : video.getAttribute("data-frames") === changed.previous;
         if (!sameId || !sameFrames) continue;
         syncDataAttributes(video, changed.attributes);
@@ -180,11 +182,6 @@ export async function mountNested(root: ParentNode): Promise<void> {
       await mountNested(host);
     }),
   );
-}
-
-/** The scanner's identity of a clip, when the element carries one. */
-function clipId(video: Element): string | undefined {
-  return video.getAttribute("data-hf-render-id") || video.getAttribute("id") || undefined;
 }
 
 /** Seconds by which enclosing compositions shift a clip's timeline (the root's own start is not counted). */

@@ -1,0 +1,62 @@
+import type pLimit from "p-limit";
+import { FramecacheError } from "../core/errors.js";
+import type { Task } from "../core/plan.js";
+import { timed, type ExtractionProgress, type Report } from "../core/report.js";
+import type { Binaries } from "../media/binaries.js";
+import { tryLock, waitForLock } from "../store/lock.js";
+import { lookupEntry, publishEntry } from "../store/store.js";
+import type { EntryRequest, EntrySource } from "./entry-sources.js";
+import type { Outcome } from "./results.js";
+import type { ExtractionStrategy } from "./strategy.js";
+
+export interface ExtractionConfig {
+  binaries: () => Promise<Binaries>;
+  strategy: ExtractionStrategy;
+  /** ffmpeg slots, shared with the run's shared decodes. */
+  slots: ReturnType<typeof pLimit>;
+  report: Report;
+  progress?: ExtractionProgress;
+  /** Called before each extraction starts; tests count runs with it. */
+  onExtract?: (task: Task) => void;
+}
+
+/**
+ * The last source: ffmpeg, under the key's lock, so processes sharing the store run it once per
+ * key. It always answers: when another process holds the lock it waits (outside the ffmpeg
+ * slots) and takes that entry, or extracts if the other one failed.
+ */
+export function extraction(config: ExtractionConfig): EntrySource {
+  const locked = async (task: Task, { store, signal, shared = [] }: EntryRequest): Promise<Outcome | undefined> => {
+    const lock = await tryLock(store, task.entry);
+    if (!lock) return undefined;
+    try {
+      // Another caller may have published it while this one queued or waited.
+      const late = await lookupEntry(store, task);
+      if (late) return { entry: late, cache: "hit" };
+      // Aborted while queued for a slot: do not start ffmpeg at all.
+      if (signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${task.source} was cancelled`);
+      config.onExtract?.(task);
+      const progress = config.progress?.begin(task);
+      try {
+        const entry = await publishEntry(store, task, (dir) => config.strategy.fill(task, dir, store, shared, signal, progress));
+        return { entry, cache: "miss" };
+      } finally {
+        progress?.end();
+      }
+    } finally {
+      await lock.release();
+    }
+  };
+  return {
+    name: "extract",
+    async get(task, request) {
+      // A missing ffmpeg is reported before any slot or lock is taken.
+      await config.binaries();
+      for (;;) {
+        const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request)));
+        if (made) return made;
+        await waitForLock(request.store, task.entry, request.signal);
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { mkdir, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type pLimit from "p-limit";
+import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
+import { extractionArgs, needsKeyframes, seeksByTable, type Keyframe } from "../core/ffmpeg-args.js";
+import { frameFileName } from "../core/frames.js";
+import type { Logger } from "../core/logger.js";
+import { extractionTimeout } from "../core/options.js";
+import type { Task } from "../core/plan.js";
+import { timed, type Report, type TaskProgress } from "../core/report.js";
+import { bestReuse, segmentCount, sharedDecodes, type Donor } from "../core/spans.js";
+import type { Binaries } from "../media/binaries.js";
+import { digestFollowing } from "../media/digest.js";
+import { extractFrames } from "../media/extract.js";
+import { lookupEntry, partialDir, type Produced } from "../store/store.js";
+import { assembleFrames, clearDir, extractSegments, storeDonors, UnusableDonor } from "./reuse.js";
+
+export interface StrategyConfig {
+  binaries: () => Promise<Binaries>;
+  keyframes: (task: Task) => Promise<Keyframe[]>;
+  /** The `timeout` option: milliseconds per run, or scaled with the frame count. */
+  timeout: number | undefined;
+  concurrency: number;
+  /** Segments per extraction; default from the machine's cores (1 below 8). */
+  segments?: number;
+  logger: Logger;
+}
+
+/** Decodes of this run that several misses take frames from; removed by `dispose`. */
+export interface SharedRun {
+  /** Keys of the tasks that wait for `ready` before they are produced. */
+  members: Set<string>;
+  donors: Donor[];
+  ready: Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** How a miss's frames are made: from a donor (a trim edit), in segments, or in one pass. */
+export class ExtractionStrategy {
+  constructor(private readonly config: StrategyConfig) {}
+
+  /**
+   * A miss's frames in `dir`: taken from an entry or shared decode of the same source and settings
+   * whose frames line up (a trim edit), extracting only what is missing; else one ffmpeg pass.
+   */
+  async fill(task: Task, dir: string, store: string, shared: readonly Donor[], signal?: AbortSignal, progress?: TaskProgress): Promise<Produced> {
+    const binaries = await this.config.binaries();
+    const plan = bestReuse(task, [...shared, ...(await storeDonors(store, task))]);
+    const keyframes = () => this.config.keyframes(task);
+    const options = {
+      signal,
+      onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
+      timeoutMs: extractionTimeout(task.frameCount, this.config.timeout),
+      keyframes,
+    };
+    if (plan) {
+      try {
+        return await assembleFrames(binaries, task, dir, plan, options);
+      } catch (error) {
+        if (!(error instanceof UnusableDonor)) throw error;
+        if (error.code === "DONOR_DAMAGED") this.config.logger.warn(`framecache: ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
+        await clearDir(dir);
+      }
+    }
+    const parts = await this.segments(task);
+    if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
+    // One pass writes frames in order: they are hashed as they come, not after.
+    const extracting = extractFrames(binaries, task, dir, options);
+    const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
+    const [written, digest] = await Promise.all([extracting, digesting]);
+    return { written, digest };
+  }
+
+  /** The ffmpeg arguments of one pass over the task into `outDir` (the benchmark's baseline). */
+  async commandFor(task: Task, outDir: string): Promise<string[]> {
+    return extractionArgs(task, outDir, undefined, needsKeyframes(task) ? await this.config.keyframes(task) : undefined);
+  }
+
+  /**
+   * Misses of one source and settings whose windows overlap or touch, whole frames apart, are
+   * decoded in one ffmpeg pass over their union, each in an ffmpeg slot; each member then takes
+   * its frames from it by hard link. Only videos in such a group are looked up here, so a run
+   * without overlaps pays nothing. A pass that fails leaves its members to extract on their own.
+   */
+  async decodeShared(store: string, tasks: Task[], slots: ReturnType<typeof pLimit>, report: Report, signal?: AbortSignal): Promise<SharedRun> {
+    const candidates = sharedDecodes([...new Map(tasks.map((t) => [t.key, t])).values()]).flatMap((g) => g.members);
+    const misses: Task[] = [];
+    for (const task of candidates) if (!(await lookupEntry(store, task))) misses.push(task);
+    const groups = sharedDecodes(misses);
+    const donors: Donor[] = [];
+    const dirs = groups.map((g) => partialDir(store, g.task.entry) + "-shared");
+    const decode = async (task: Task, dir: string) => {
+      try {
+        await mkdir(dir, { recursive: true });
+        const binaries = await this.config.binaries();
+        const options = { signal, timeoutMs: extractionTimeout(task.frameCount, this.config.timeout), keyframes: () => this.config.keyframes(task) };
+        const written = await slots(() => timed(report, "extractMs", () => extractFrames(binaries, task, dir, options)));
+        donors.push({ dir, input: task.input, frames: task.frameCount, written });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+      }
+    };
+    const ready = Promise.all(groups.map((g, i) => decode(g.task, dirs[i]!))).then(() => undefined);
+    return {
+      members: new Set(groups.flatMap((g) => g.members.map((t) => t.key))),
+      donors,
+      ready,
+      dispose: async () => {
+        await ready.catch(() => undefined);
+        await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+      },
+    };
+  }
+
+  /** Segments are spans: exact only when the frames sit on ticks (see planReuse). */
+  private async segments(task: Task): Promise<number> {
+    if (!task.framesOnTicks) return 1;
+    const parts = this.config.segments ?? segmentCount(task.frameCount, availableParallelism(), this.config.concurrency);
+    // Without its keyframes, every segment of a reordering source would decode from the start.
+    if (parts > 1 && seeksByTable(task) && !(await this.config.keyframes(task)).length) return 1;
+    return parts;
+  }
+}
