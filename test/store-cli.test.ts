@@ -137,7 +137,7 @@ describe("framecache verify", () => {
 
     const bad = await json(["verify"]);
     expect(bad.exitCode).toBe(1);
-    expect(bad.out.problems).toEqual([{ name: victim, step: "digests", reason: expect.any(String), bad: true, fixed: false }]);
+    expect(bad.out.problems).toEqual([{ name: victim, step: "digests", reason: expect.any(String), bad: true, fixed: false, code: "FC_STORE_CORRUPT" }]);
     expect(bad.out.steps.map((s: { name: string }) => s.name)).toEqual(["sentinels", "keys", "frames", "digests", "partials", "locks", "fix"]);
 
     const fixed = await json(["verify", "--fix"]);
@@ -164,7 +164,7 @@ describe("framecache verify", () => {
     for (const name of readdirSync(join(cache, flushedSentinel!)).filter((n) => n.endsWith(".jpg"))) writeFileSync(join(cache, flushedSentinel!, name), "");
     const bad = await json(["verify"]);
     expect(bad.exitCode).toBe(1);
-    const empty = (name: string) => ({ name, step: "frames", reason: expect.stringMatching(/^\d+ of \d+ frame files are empty$/), bad: true, fixed: false });
+    const empty = (name: string) => ({ name, step: "frames", reason: expect.stringMatching(/^\d+ of \d+ frame files are empty$/), bad: true, fixed: false, code: "FC_STORE_CORRUPT" });
     expect(bad.out.problems).toEqual(expect.arrayContaining([empty(victim!), empty(flushedSentinel!)]));
     const again = await json(["extract", "index.html", "--out", "out"]);
     // The third entry shares frames with them (hard links from one shared decode), so it lost them too.

@@ -1,11 +1,13 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join } from "node:path";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { isFramecacheError } from "../core/errors.js";
 import { formatBytes } from "../core/format.js";
 import type { RemoteOptions, ResolvedOptions } from "../core/options.js";
 import { CHOSEN_BY, locateBinary, type Binary, type BinaryName } from "../media/binaries.js";
 import { ffmpegCapabilities } from "../media/capabilities.js";
+import { resolveCacheDir } from "../core/paths.js";
+import { artifactUrl } from "../store/remote/http.js";
+import { probeWrite } from "../store/store.js";
 import { freeSpace, storeUsage } from "../store/usage.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -99,7 +101,7 @@ async function cacheChecks(input: DoctorInput): Promise<Check[]> {
   if (wanted === undefined) {
     return [{ id: "cache", title: "cache", status: "ok", detail: `off (${input.cacheDirFrom}): every build extracts again` }];
   }
-  const dir = isAbsolute(wanted) ? wanted : join(input.root, wanted);
+  const dir = resolveCacheDir(input.root, wanted);
   const budget = input.options.maxCacheSize;
   const [usage, writable, free] = await Promise.all([storeUsage(dir), writableCheck(dir), freeSpace(dir).catch(() => undefined)]);
   const fresh = !usage.exists && writable.status === "ok" ? ", not created yet" : "";
@@ -151,9 +153,7 @@ async function writableCheck(dir: string): Promise<Check> {
   let created: string | undefined;
   try {
     created = await mkdir(dir, { recursive: true });
-    const probe = join(dir, `.framecache-doctor-${process.pid}-${randomBytes(4).toString("hex")}`);
-    await writeFile(probe, "");
-    await rm(probe);
+    await probeWrite(dir);
     return { id: "writable", title: "writable", status: "ok", detail: created ? "yes (the directory can be created)" : "yes" };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
@@ -186,11 +186,10 @@ export async function remoteCheck(remote: RemoteOptions | undefined, timeoutMs: 
   if (!remote) return { id: "remote", title, status: "ok", detail: "not configured (set FRAMECACHE_REMOTE_URL to share entries between machines)" };
   let url: URL;
   try {
-    url = new URL(`${remote.url.replace(/\/+$/, "")}/v8/artifacts/${PROBE}`);
+    url = artifactUrl(remote.url, PROBE, remote.team);
   } catch {
     return { id: "remote", title, status: "fail", detail: `${remote.url} is not a URL`, fix: "Set FRAMECACHE_REMOTE_URL to the server's base URL, e.g. https://cache.example.com." };
   }
-  if (remote.team) url.searchParams.set("teamId", remote.team);
   const where = `${url.origin}${url.pathname.replace(/\/v8\/artifacts\/.*$/, "")}`;
   const token = remote.token ? "token set" : "no token";
   const started = performance.now();

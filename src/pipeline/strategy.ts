@@ -59,7 +59,7 @@ export class ExtractionStrategy {
         return await assembleFrames(binaries, task, dir, plan, options);
       } catch (error) {
         if (!(error instanceof UnusableDonor)) throw error;
-        if (error.code === "DONOR_DAMAGED") this.config.logger.warn(`framecache: ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
+        if (error.code === "DONOR_DAMAGED") this.config.logger.warn(`framecache: [FC_STORE_CORRUPT] ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
         await clearDir(dir);
       }
     }

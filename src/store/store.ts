@@ -28,6 +28,11 @@ export async function openStore(dir: string): Promise<void> {
   const tag = join(dir, "CACHEDIR.TAG");
   if (!(await exists(tag))) await writeFile(tag, CACHEDIR_TAG);
   // An existing store can still refuse writes (read-only mount or restore): find out now, not mid-extraction.
+  await probeWrite(dir);
+}
+
+/** Create and delete a file in `dir` for real: permissions, read-only mounts and full disks all show. */
+export async function probeWrite(dir: string): Promise<void> {
   const probe = join(dir, `.write-test-${process.pid}-${randomBytes(4).toString("hex")}`);
   await writeFile(probe, "");
   await rm(probe, { force: true });

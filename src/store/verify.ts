@@ -18,6 +18,8 @@ export interface VerifyProblem {
   reason: string;
   /** True for problems that make an entry unusable; leftovers are reported but harmless. */
   bad: boolean;
+  /** On bad entries only: frames or sentinel no longer what the entry vouches for. */
+  code?: "FC_STORE_CORRUPT";
   fixed: boolean;
 }
 
@@ -86,7 +88,7 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
 }
 
 function reject(ctx: Context, entry: EntryInfo, step: string, reason: string): void {
-  ctx.stats.problems.push({ name: entry.name, step, reason, bad: true, fixed: false });
+  ctx.stats.problems.push({ name: entry.name, step, reason, bad: true, fixed: false, code: "FC_STORE_CORRUPT" });
   ctx.stats.badEntries++;
 }
 

@@ -5,7 +5,7 @@ import type { Task } from "../../core/plan.js";
 import type { Logger } from "../../core/logger.js";
 import { publishEntry, type StoredEntry } from "../store.js";
 import { artifactFiles, BadArtifact, packedSize, packEntry, unpackArtifact, verifyArtifact } from "./artifact.js";
-import { Endpoint, errorText, TransportError } from "./http.js";
+import { artifactUrl, Endpoint, errorText, TransportError } from "./http.js";
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 30_000;
 /** Transfers at once: enough to hide latency, few enough not to starve ffmpeg of bandwidth or disk. */
@@ -152,7 +152,7 @@ export class RemoteCache {
   }
 
   private artifactUrl(key: string): URL {
-    return this.endpoint.url(`/v8/artifacts/${key}`, { teamId: this.config.team });
+    return artifactUrl(this.config.url, key, this.config.team);
   }
 
   private readonly said = new Set<string>();

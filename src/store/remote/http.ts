@@ -34,6 +34,21 @@ export interface SendOptions {
 
 const MAX_REDIRECTS = 3;
 
+/** `<base>/<path>?<query>`, keeping any path prefix of the base URL; throws when `base` is not a URL. */
+export function apiUrl(base: string | URL, path: string, query: Record<string, string | undefined> = {}): URL {
+  const url = new URL(typeof base === "string" ? base : base.href);
+  url.pathname = url.pathname.replace(/\/+$/, "") + path;
+  url.search = "";
+  url.hash = "";
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
+  return url;
+}
+
+/** An artifact of the Turborepo remote cache API: `<base>/v8/artifacts/<hash>?teamId=<team>`. */
+export function artifactUrl(base: string | URL, hash: string, team: string | undefined): URL {
+  return apiUrl(base, `/v8/artifacts/${hash}`, { teamId: team });
+}
+
 /**
  * A tiny HTTP client for one API origin. The token goes only to that origin:
  * GET and HEAD follow redirects (a CDN in front of the artifacts) but drop the
@@ -54,12 +69,7 @@ export class Endpoint {
 
   /** `<base>/<path>?<query>`, keeping any path prefix of the base URL. */
   url(path: string, query: Record<string, string | undefined> = {}): URL {
-    const url = new URL(this.base.href);
-    url.pathname = url.pathname.replace(/\/+$/, "") + path;
-    url.search = "";
-    url.hash = "";
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
-    return url;
+    return apiUrl(this.base, path, query);
   }
 
   async send(method: "GET" | "HEAD" | "PUT", url: URL, options: SendOptions = {}): Promise<IncomingMessage> {
