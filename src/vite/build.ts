@@ -5,12 +5,12 @@ import type { Plugin } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
-import type { PluginState } from "./state.js";
+import type { PluginShared } from "./shared.js";
 
 const MANIFEST = "framecache-manifest.json";
 
 /** `vite build` and plain Rollup: extract while bundling, then rewrite HTML and place frames. */
-export function buildPlugin(state: PluginState): Plugin {
+export function buildPlugin(shared: PluginShared): Plugin {
   let outDir = "";
   /** Root HTML inputs, which Vite itself writes (rewritten by transformIndexHtml). */
   let viteEmitsHtml = new Set<string>();
@@ -18,83 +18,87 @@ export function buildPlugin(state: PluginState): Plugin {
     name: "framecache:build",
     apply: "build",
 
-    configResolved(resolved) {
-      state.configure(resolved);
-    },
-
     // Rolldown blames the plugin whose hook awaits for the time it waits; buildEnd's wait is
     // the extraction itself, which our summary reports, so its timing warning would only mislead.
     // Left alone when the user chose a value, and never set in plain Rollup, which lacks the option.
     options(inputOptions) {
       const checks = (inputOptions as { checks?: Record<string, unknown> }).checks;
-      if (!state.vite || checks?.bundlerTimings !== undefined || checks?.pluginTimings !== undefined) return null;
+      if (!shared.context.vite || checks?.bundlerTimings !== undefined || checks?.pluginTimings !== undefined) return null;
       return { ...inputOptions, checks: { ...checks, bundlerTimings: false } } as typeof inputOptions;
     },
 
     async buildStart(inputOptions) {
-      const engine = state.newEngine();
-      const { html, globbed } = await compositionRoots(state.root, inputOptions.input, state.options.compositions);
-      viteEmitsHtml = new Set(state.vite ? html : []);
+      const run = shared.startRun();
+      const { root, vite, options } = shared.context;
+      const { html, globbed } = await compositionRoots(root, inputOptions.input, options.compositions);
+      viteEmitsHtml = new Set(vite ? html : []);
       // Extraction runs beside bundling; buildEnd waits for it.
-      state.run = engine.run([...new Set([...html, ...globbed])]);
-      state.run.catch(() => undefined);
+      run.extract([...new Set([...html, ...globbed])]);
     },
 
     async buildEnd(error) {
-      if (error || !state.run) return;
-      const { errors } = await state.run;
-      if (errors.length > 0) this.error(combine(errors, state.root));
+      const extraction = shared.run?.extraction;
+      if (error || !extraction) return;
+      const { errors } = await extraction;
+      if (errors.length > 0) this.error(combine(errors, shared.context.root));
     },
 
     transformIndexHtml: {
       order: "post",
       async handler(html, ctx) {
-        const run = await state.run;
-        const composition = run?.compositions.get(resolve(ctx.filename));
-        if (!run || !composition) return html;
-        return rewriteComposition(html, composition, run.results, state.base, state.assetsDir);
+        const built = await shared.run?.extraction;
+        const composition = built?.compositions.get(resolve(ctx.filename));
+        if (!built || !composition) return html;
+        const { base, assetsDir } = shared.context;
+        return rewriteComposition(html, composition, built.results, base, assetsDir);
       },
     },
 
     async generateBundle(outputOptions) {
-      const run = await state.run;
-      if (!run) return;
+      const run = shared.run;
+      const built = await run?.extraction;
+      if (!run || !built) return;
+      const { base, assetsDir } = shared.context;
       outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
-      for (const composition of run.compositions.values()) {
+      for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
-        const html = rewriteComposition(composition.html, composition, run.results, state.base, state.assetsDir);
+        const html = rewriteComposition(composition.html, composition, built.results, base, assetsDir);
         this.emitFile({ type: "asset", fileName: composition.label, source: html });
       }
-      const all = [...run.results, ...state.imported];
-      if (all.length > 0) this.emitFile({ type: "asset", fileName: MANIFEST, source: manifestJson(all, state.assetsDir) });
+      const all = [...built.results, ...run.imported];
+      if (all.length > 0) this.emitFile({ type: "asset", fileName: MANIFEST, source: manifestJson(all, assetsDir) });
     },
 
     async writeBundle() {
-      const run = await state.run;
-      const engine = state.engine;
-      if (!run || !engine) return;
+      const run = shared.run;
+      const built = await run?.extraction;
+      if (!run || !built) return;
+      const { options, assetsDir } = shared.context;
+      const engine = run.engine;
       const report = engine.report;
       const emitStarted = performance.now();
-      const placed = await writeFrames([...run.results, ...state.imported], outDir, state.assetsDir);
+      const placed = await writeFrames([...built.results, ...run.imported], outDir, assetsDir);
       report.emitMs += performance.now() - emitStarted;
       report.framesWritten = placed.frames;
       report.bytesWritten = placed.bytes;
       await engine.collectGarbage();
-      report.totalMs = performance.now() - state.started;
-      if (state.options.report !== false && report.videos > 0) {
-        await writeFile(join(outDir, state.options.report), JSON.stringify(report, roundMs, 2) + "\n");
+      report.totalMs = performance.now() - run.started;
+      if (options.report !== false && report.videos > 0) {
+        await writeFile(join(outDir, options.report), JSON.stringify(report, roundMs, 2) + "\n");
       }
     },
 
     // After Vite's own file listing, so the summary is the last word of the build.
     async closeBundle() {
-      const engine = state.engine;
-      if (!engine || !state.run) return;
+      const run = shared.run;
+      if (!run?.extraction) return;
+      const { engine } = run;
+      const { logger } = shared.context;
       const report = engine.report;
       engine.logger.flush();
-      if (report.videos > 0 || report.skippedRemote > 0) state.logger.info(summaryLine(report));
+      if (report.videos > 0 || report.skippedRemote > 0) logger.info(summaryLine(report));
       if (report.compositionsWithScriptedVideo > 0) {
-        state.logger.info(
+        logger.info(
           `framecache  ${report.compositionsWithScriptedVideo} composition(s) create <video> elements from scripts; those videos cannot be found at build time`,
         );
       }

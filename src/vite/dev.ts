@@ -5,7 +5,8 @@ import type { FramecacheError } from "../core/errors.js";
 import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
 import { crossSiteFramesGuard, framesMiddleware } from "./frames-middleware.js";
-import type { PluginState } from "./state.js";
+import type { PluginContext } from "./context.js";
+import type { PluginShared } from "./shared.js";
 
 const CLIENT_ID = "virtual:framecache/hmr";
 const RESOLVED_CLIENT_ID = "\0" + CLIENT_ID;
@@ -26,7 +27,7 @@ const CLIENT_CODE = `if (import.meta.hot) {
 `;
 
 /** `vite dev`: frames served from the store, compositions rewritten to dev URLs, HMR on changes. */
-export function devPlugin(state: PluginState): Plugin {
+export function devPlugin(shared: PluginShared): Plugin {
   let session: DevSession | undefined;
   return {
     name: "framecache:dev",
@@ -34,34 +35,34 @@ export function devPlugin(state: PluginState): Plugin {
 
     config(user) {
       // The store changes with every frame written; it is not a source to watch.
-      const cacheDir = state.options.cacheDir;
+      const cacheDir = shared.options.cacheDir;
       if (!cacheDir) return;
       return { server: { watch: { ignored: [join(resolve(user.root ?? process.cwd(), cacheDir), "**").replace(/\\/g, "/")] } } };
     },
 
-    configResolved(resolved) {
-      state.configure(resolved);
-    },
-
     configureServer(server) {
       const hot = server.environments.client.hot;
-      const current = new DevSession(state.newEngine(), {
-        logger: state.logger,
-        send: (update) => hot.send(UPDATE_EVENT, update),
-        // Vite's error overlay; Vite keeps the last error for a page that connects later.
-        error: (error) => hot.send({ type: "error", err: overlayError(error, state.root) }),
-        watch: (file) => void server.watcher.add(file),
-      });
+      const context = shared.context;
+      const run = shared.startRun(
+        (engine) =>
+          new DevSession(engine, {
+            logger: context.logger,
+            send: (update) => hot.send(UPDATE_EVENT, update),
+            // Vite's error overlay; Vite keeps the last error for a page that connects later.
+            error: (error) => hot.send({ type: "error", err: overlayError(error, context.root) }),
+            watch: (file) => void server.watcher.add(file),
+          }),
+      );
+      const current = run.dev!;
       session = current;
-      state.dev = current;
       server.middlewares.use(framesMiddleware(current));
       server.middlewares.use(crossSiteFramesGuard());
       server.watcher.on("change", (file) => current.fileChanged(file));
       server.watcher.on("add", (file) => current.fileChanged(file));
       // Planned in the background: the server is up at once, and the frames are on their way before the first request.
-      void devRoots(server, state)
+      void devRoots(server, context)
         .then((roots) => current.warm(roots))
-        .catch((error: unknown) => state.logger.warn(`framecache: ${(error as Error).message}`));
+        .catch((error: unknown) => context.logger.warn(`framecache: ${(error as Error).message}`));
     },
 
     async buildEnd() {
@@ -83,9 +84,9 @@ export function devPlugin(state: PluginState): Plugin {
         try {
           const page = await session.page(resolve(ctx.filename), html);
           if (page.videos === 0) return page.html;
-          return { html: page.html, tags: [{ tag: "script", attrs: { type: "module", src: `${state.base}@id/__x00__${CLIENT_ID}` }, injectTo: "head" }] };
+          return { html: page.html, tags: [{ tag: "script", attrs: { type: "module", src: `${shared.context.base}@id/__x00__${CLIENT_ID}` }, injectTo: "head" }] };
         } catch (error) {
-          state.logger.warn(`framecache: ${ctx.filename}: ${(error as Error).message}`);
+          shared.context.logger.warn(`framecache: ${ctx.filename}: ${(error as Error).message}`);
           return html;
         }
       },
@@ -108,11 +109,11 @@ export function devPlugin(state: PluginState): Plugin {
 }
 
 /** Compositions to plan at start: the build's HTML inputs (else index.html) and the `compositions` globs. */
-async function devRoots(server: ViteDevServer, state: PluginState): Promise<string[]> {
+async function devRoots(server: ViteDevServer, context: PluginContext): Promise<string[]> {
   const build = server.config.build;
   const input = build.rolldownOptions?.input ?? build.rollupOptions?.input;
-  const { html, globbed } = await compositionRoots(state.root, input, state.options.compositions);
-  const index = join(state.root, "index.html");
+  const { html, globbed } = await compositionRoots(context.root, input, context.options.compositions);
+  const index = join(context.root, "index.html");
   const inputs = html.length > 0 ? html : existsSync(index) ? [index] : [];
   return [...new Set([...inputs, ...globbed])];
 }

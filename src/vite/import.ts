@@ -9,12 +9,12 @@ import { parseFps, parseStrictNumber, toMicros } from "../core/time.js";
 import { labelOf } from "../pipeline/compositions.js";
 import { manifestVideo } from "../pipeline/output.js";
 import { scanComposition } from "../core/scan.js";
-import type { PluginState } from "./state.js";
+import type { PluginShared } from "./shared.js";
 
 const PREFIX = "\0framecache:";
 
 /** `import clip from "./clip.mp4?frames&start=1.5&duration=2"` → that clip's manifest entry. */
-export function importPlugin(state: PluginState): Plugin {
+export function importPlugin(shared: PluginShared): Plugin {
   return {
     name: "framecache:import",
     // Before Vite's resolver and asset plugin, which would otherwise turn `clip.mp4?frames` into a URL string.
@@ -31,22 +31,25 @@ export function importPlugin(state: PluginState): Plugin {
     async load(id) {
       if (!id.startsWith(PREFIX)) return null;
       const [file = "", query = ""] = id.slice(PREFIX.length).split("?", 2);
-      const engine = state.engine ?? state.newEngine();
+      // The current build's or dev server's run, else a new one, as when no buildStart or configureServer made one.
+      const run = shared.run ?? shared.startRun();
+      const { engine, dev } = run;
+      const { root, allow, config, options, base, assetsDir } = shared.context;
       const real = await realpath(file);
-      if (![state.root, ...state.allow].some((dir) => isInside(real, dir))) {
-        throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is outside the project root ${state.root}`, {
+      if (![root, ...allow].some((dir) => isInside(real, dir))) {
+        throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is outside the project root ${root}`, {
           hint: "Move the video into the project, or add its folder to Vite's server.fs.allow.",
         });
       }
       // Any page can request `/x?frames&import`: the dev server's deny list (.env, *.pem, .git/…) holds for it too.
-      if (state.dev && state.config && !(await fileLoadingAllowed(state.config, real))) {
+      if (dev && config && !(await fileLoadingAllowed(config, real))) {
         throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is denied by Vite's server.fs rules`, {
           hint: "Rename or move the video, or change server.fs.deny.",
         });
       }
       const params = new URLSearchParams(query);
-      const ref = importRef(file, params, labelOf(file, state.root));
-      const fps = params.has("fps") ? parseFps(params.get("fps")) : state.options.fps;
+      const ref = importRef(file, params, labelOf(file, root));
+      const fps = params.has("fps") ? parseFps(params.get("fps")) : options.fps;
       if (!fps) throw new FramecacheError("FC_BAD_OPTION", `fps=${params.get("fps")} in ${id.slice(PREFIX.length)} is not an integer or num/den`);
       const format = params.get("format") ?? undefined;
       if (format && !["jpg", "png", "auto"].includes(format)) {
@@ -55,14 +58,14 @@ export function importPlugin(state: PluginState): Plugin {
       const task = await engine.planFile(real, ref, fps, format as "jpg" | "png" | "auto" | undefined);
       // A new source re-plans the import on the next load (and in dev, through HMR).
       this.addWatchFile(real);
-      const { entry, cache } = state.dev ? await state.dev.pin(task) : await engine.ensure(task);
-      const composition = { file, label: labelOf(file, state.root), html: "", scan: scanComposition("", file), fps, nested: [] };
+      const { entry, cache } = dev ? await dev.pin(task) : await engine.ensure(task);
+      const composition = { file, label: labelOf(file, root), html: "", scan: scanComposition("", file), fps, nested: [] };
       const result = { composition, ref, task, entry, cache };
-      state.imported.push(result);
+      run.imported.push(result);
       engine.count(new Map(), [result]);
       // The cache outcome stays out of the bundle, which must not change with the state of the cache.
-      const { cache: _, ...manifest } = manifestVideo(result, state.assetsDir);
-      const frames = state.dev ? devFramesUrl(entry.name, entry.format) : state.base + manifest.frames;
+      const { cache: _, ...manifest } = manifestVideo(result, assetsDir);
+      const frames = dev ? devFramesUrl(entry.name, entry.format) : base + manifest.frames;
       return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
   };

@@ -1,7 +1,6 @@
-import type { Logger as ViteLogger, Plugin } from "vite";
+import type { Logger as ViteLogger } from "vite";
 import { createProgress, type ProgressOptions, type ProgressReporter } from "../ui/progress.js";
 import { CLEAR_LINE, isInteractive } from "../ui/terminal.js";
-import type { PluginState } from "./state.js";
 
 const attached = new WeakMap<ViteLogger, ProgressReporter>();
 const GUARDED = ["info", "warn", "warnOnce", "error", "clearScreen"] as const;
@@ -30,14 +29,4 @@ export function viteProgress(config: { logger: ViteLogger; logLevel?: string }, 
   }
   attached.set(logger, progress);
   return progress;
-}
-
-/** Gives every engine of this plugin instance, in build and in dev, Vite's progress line. */
-export function progressPlugin(state: PluginState): Plugin {
-  return {
-    name: "framecache:progress",
-    configResolved(config) {
-      state.progress = viteProgress(config);
-    },
-  };
 }
