@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ErrorPayload, Plugin, ViteDevServer } from "vite";
 import type { FramecacheError } from "../core/errors.js";
+import { resolveCacheDir } from "../core/paths.js";
 import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
 import { crossSiteFramesGuard, framesMiddleware } from "./frames-middleware.js";
@@ -37,7 +38,7 @@ export function devPlugin(shared: PluginShared): Plugin {
       // The store changes with every frame written; it is not a source to watch.
       const cacheDir = shared.options.cacheDir;
       if (!cacheDir) return;
-      return { server: { watch: { ignored: [join(resolve(user.root ?? process.cwd(), cacheDir), "**").replace(/\\/g, "/")] } } };
+      return { server: { watch: { ignored: [join(resolveCacheDir(resolve(user.root ?? process.cwd()), cacheDir), "**").replace(/\\/g, "/")] } } };
     },
 
     configureServer(server) {
