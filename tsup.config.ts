@@ -7,6 +7,8 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     cache: "src/cache.ts",
+    // The benchmark's way in; not in package.json's exports.
+    internal: "src/internal.ts",
     runtime: "src/runtime/index.ts",
     cli: "src/cli/index.ts",
   },

@@ -9,7 +9,7 @@ const args = JSON.parse(rawArgs);
 const dist = resolve(import.meta.dirname, "../dist");
 
 async function engineRun({ root, cacheDir, compositions, allow = [], segments }) {
-  const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
+  const { Engine, resolveOptions } = await import(join(dist, "internal.js"));
   const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
   await engine.dispose();
@@ -19,7 +19,7 @@ async function engineRun({ root, cacheDir, compositions, allow = [], segments })
 
 /** The exact ffmpeg command the engine would run for each video (planned, not run), with its ffmpeg. */
 async function plan({ root, compositions, allow = [], outDirs }) {
-  const { Engine, resolveOptions } = await import(join(dist, "cache.js"));
+  const { Engine, resolveOptions } = await import(join(dist, "internal.js"));
   const engine = new Engine({ root, allow, options: resolveOptions({}), logger: { info() {}, warn() {} } });
   const { compositions: loaded } = await engine.load(compositions.map((c) => join(root, c)));
   const videos = (await Promise.all([...loaded.values()].map((c) => engine.plan(c)))).flatMap((p) => p.videos);
@@ -38,7 +38,7 @@ async function viteBuild({ root, allow = [] }) {
 
 /** The hashing alone: loading the module is not part of a digest's throughput. */
 async function digest({ file }) {
-  const { digestFile } = await import(join(dist, "cache.js"));
+  const { digestFile } = await import(join(dist, "internal.js"));
   const started = performance.now();
   await digestFile(file);
   return { ms: performance.now() - started };
