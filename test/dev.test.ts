@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
@@ -42,11 +43,20 @@ describe("dev server: the frames middleware", () => {
     expect(await html("/index.html")).toContain(`data-frames="${frames.a}" data-frame-count="30" data-frame-fps="30"`);
 
     // ffmpeg is held, so the entry cannot exist yet: the request must wait, not 404.
+    const path = frameAt(frames.a!, 30);
+    // Vite's listener was added first and runs the middlewares, without a pause, up to the session's
+    // wait for the extraction; so when ours sees the request, it is waiting (or already answered).
+    const taken = new Promise<ServerResponse>((resolve) => {
+      (dev!.server.httpServer as Server).on("request", (req: IncomingMessage, res: ServerResponse) => req.url === path && resolve(res));
+    });
     let settled = false;
-    const pending = rawRequest(dev.origin, frameAt(frames.a!, 30)).finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 400));
+    const pending = rawRequest(dev.origin, path).finally(() => (settled = true));
+    const waiting = await taken;
+    await until(() => ffmpeg.held().some((args) => args.includes(entryOf(frames.a!))), "a's ffmpeg held at the gate");
     expect(settled).toBe(false);
     expect(existsSync(join(cacheDir, entryOf(frames.a!)))).toBe(false);
+    // Checked with no await before open(): an answer now could only have been given without the frames.
+    expect(waiting.writableEnded).toBe(false);
     ffmpeg.open();
     const last = await pending;
     expect(last.status).toBe(200);
@@ -369,7 +379,13 @@ describe("DevSession", () => {
       expect(runs()).toBe(1);
       writeFiles(dir, { "main.ts": "export {};\n" });
       session.fileChanged(join(dir, "main.ts"));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The page's plan error makes the change known at once, so its 0 ms debounce timer is already set;
+      // Node fires timers of one delay in the order they were set, so once this one fires, that one has queued its re-plan.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      // The session plans one thing at a time: this no-op settles only after that re-plan did.
+      expect(await session.compositionChanged(join(dir, "never-served.html"), "")).toBe("unknown");
+      // Had the re-plan retried, the entry's run would be a new one, and this waits until its ffmpeg failed too.
+      expect(await session.entry(entry)).toBe("missing");
       expect(runs()).toBe(1);
       session.fileChanged(join(dir, "media/clip.mp4"));
       await until(() => runs() === 2, "a second extraction");

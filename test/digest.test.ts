@@ -42,16 +42,26 @@ it("hashes ffmpeg's frames while it writes them, to the digest of the finished f
 });
 
 it("hashes again from disk when a file changed after it was hashed", async () => {
-  const frame = (i: number) => join(dir, `f${i}`);
-  writeFileSync(frame(1), "one");
-  writeFileSync(frame(2), "two");
+  const path = (i: number) => join(dir, `f${i}`);
+  writeFileSync(path(1), "one");
+  writeFileSync(path(2), "two");
+  // The follower names file 1 to hash it, and looks for file 3 again only once that hash is done:
+  // from then on, a change to file 1 is one it cannot have seen, however fast or slow the machine.
+  let taken = false;
+  let hashedOne!: () => void;
+  const hashed = new Promise<void>((resolve) => (hashedOne = resolve));
+  const frame = (i: number) => {
+    if (i === 1) taken = true;
+    else if (i === 3 && taken) hashedOne();
+    return path(i);
+  };
   let finish!: () => void;
   const writing = new Promise<void>((resolve) => (finish = resolve));
   const following = digestFollowing(frame, 3, writing);
-  // Time for the follower to hash file 1 (it polls every 20 ms), then break the writer's promise to it.
-  await new Promise((r) => setTimeout(r, 300));
-  appendFileSync(frame(1), " and more");
-  writeFileSync(frame(3), "three");
+  await hashed;
+  // Then break the writer's promise that file 1 was finished.
+  appendFileSync(path(1), " and more");
+  writeFileSync(path(3), "three");
   finish();
   expect(await following).toEqual({ digest: sha256(Buffer.from("one and more"), Buffer.from("two"), Buffer.from("three")), bytes: 20 });
 });

@@ -3,22 +3,26 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "./helpers/media.js";
+import { pacedFfmpeg, tempDir } from "./helpers/media.js";
 import { plainEnv, screen, stripAnsi, underPty } from "./helpers/terminal.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
 const VITE = join(__dirname, "../node_modules/vite/bin/vite.js");
-const FRAMES = 450;
+const SECONDS = 8;
+const FRAMES = SECONDS * 30;
 
-// One 1080p clip long enough that extracting it takes well over the 2 s after which
-// progress shows (measured: 7-25 s on two busy cores); each test extracts it cold.
+// Each test extracts one clip cold, with ffmpeg paced to the clip's own rate, so that
+// extraction lasts at least 8 s on any machine: past the 2 s after which progress shows,
+// and past the chatty plugin's lines at 3 and 5 s, whether the machine is slow or not.
 let dir: string;
 let cleanup: () => void;
+let env: Record<string, string>;
 beforeAll(() => {
   ({ dir, cleanup } = tempDir());
   mkdirSync(join(dir, "project"));
+  env = plainEnv({ FFMPEG_PATH: pacedFfmpeg(dir) });
   execFileSync("ffmpeg", [
-    "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=15",
+    "-v", "error", "-y", "-f", "lavfi", "-i", `testsrc2=s=640x360:r=30:d=${SECONDS}`,
     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", join(dir, "project/long.mp4"),
   ]);
   writeFileSync(
@@ -47,7 +51,7 @@ function draws(raw: string): string[] {
 
 describe("progress on a terminal and in a log", () => {
   it("framecache extract on a terminal: one live line, redrawn in place, ending at 100 %", async () => {
-    const run = await underPty(["node", CLI, "extract", "index.html", "--cache-dir", "cache-tty"], { cwd: join(dir, "project"), env: plainEnv() });
+    const run = await underPty(["node", CLI, "extract", "index.html", "--cache-dir", "cache-tty"], { cwd: join(dir, "project"), env });
     expect(run.exitCode).toBe(0);
 
     const lines = draws(run.output);
@@ -72,23 +76,23 @@ describe("progress on a terminal and in a log", () => {
 
   it("framecache extract in a log: plain lines without control characters; --quiet and --verbose", async () => {
     const cwd = join(dir, "project");
-    const run = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log"], { cwd, env: plainEnv(), extendEnv: false });
+    const run = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log"], { cwd, env, extendEnv: false });
     const all = run.stdout + run.stderr;
     expect(all).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
     expect(run.stderr).toMatch(new RegExp(`^framecache extracting \\d+/${FRAMES} frames \\(\\d+%\\)( · [\\d.]+ fps)?( · ETA [\\dhms ]+)? · long\\.mp4$`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^framecache  1 videos · 0 hit · 1 extracted · ${FRAMES} frames`));
 
-    const quiet = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log", "--quiet"], { cwd, env: plainEnv(), extendEnv: false });
+    const quiet = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log", "--quiet"], { cwd, env, extendEnv: false });
     expect([quiet.stdout, quiet.stderr]).toEqual(["", ""]);
 
-    const verbose = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log", "--verbose"], { cwd, env: plainEnv(), extendEnv: false });
-    expect(verbose.stderr).toMatch(/^hit {8}index\.html#long long\.mp4 → hfcache-v2-[0-9a-f]{16} \(450 frames\)$/m);
+    const verbose = await execa("node", [CLI, "extract", "index.html", "--cache-dir", "cache-log", "--verbose"], { cwd, env, extendEnv: false });
+    expect(verbose.stderr).toMatch(new RegExp(`^hit {8}index\\.html#long long\\.mp4 → hfcache-v2-[0-9a-f]{16} \\(${FRAMES} frames\\)$`, "m"));
     expect(verbose.stderr).toMatch(/^scan \S+ · probe \S+ · hash \S+ · extract \S+ · emit \S+$/m);
     expect(verbose.stdout).toMatch(/^framecache  1 videos · 1 hit · 0 extracted/);
   }, 300_000);
 
   it("vite build on a terminal: the live line never draws over Vite's output", async () => {
-    const run = await underPty(["node", VITE, "build"], { cwd: join(dir, "project"), env: plainEnv() });
+    const run = await underPty(["node", VITE, "build"], { cwd: join(dir, "project"), env });
     expect(run.exitCode).toBe(0);
     expect(draws(run.output).length).toBeGreaterThanOrEqual(2);
 
@@ -100,6 +104,6 @@ describe("progress on a terminal and in a log", () => {
     expect(shown).toEqual(expect.arrayContaining(["chatty: 3 s in", "chatty: 5 s in"]));
     expect(at(/^✓ \d+ modules transformed\.$/)).toBeGreaterThan(at(/━/));
     expect(at(/^✓ built in /)).toBeGreaterThan(at(/modules transformed/));
-    expect(at(/^framecache  1 videos · 0 hit · 1 extracted · 450 frames/)).toBeGreaterThan(at(/^✓ built in /));
+    expect(at(new RegExp(`^framecache  1 videos · 0 hit · 1 extracted · ${FRAMES} frames`))).toBeGreaterThan(at(/^✓ built in /));
   }, 300_000);
 });

@@ -106,14 +106,28 @@ export function countingFfmpeg(dir: string, { delaySeconds = 0 } = {}): { path: 
 /**
  * An FFMPEG_PATH wrapper that holds every extraction until `open()` is called,
  * then runs the real ffmpeg (`exec`, so the process is ffmpeg from then on).
+ * `held()` lists the arguments of each run that reached the gate, so a test can wait for one instead of sleeping.
  */
-export function gatedFfmpeg(dir: string): { path: string; open: () => void } {
+export function gatedFfmpeg(dir: string): { path: string; open: () => void; held: () => string[] } {
   const gate = join(dir, "ffmpeg-gate");
+  const log = join(dir, "ffmpeg-held.log");
   const path = join(dir, "ffmpeg-gated");
   const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
-  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] && exec "${real}" "$@"\nwhile [ ! -f "${gate}" ]; do sleep 0.05; done\nexec "${real}" "$@"\n`);
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = "-version" ] && exec "${real}" "$@"\nprintf '%s\\n' "$*" >> "${log}"\nwhile [ ! -f "${gate}" ]; do sleep 0.05; done\nexec "${real}" "$@"\n`);
   chmodSync(path, 0o755);
-  return { path, open: () => writeFileSync(gate, "") };
+  return { path, open: () => writeFileSync(gate, ""), held: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []) };
+}
+
+/**
+ * An FFMPEG_PATH wrapper that reads each run's input at its own frame rate (`-re`), so
+ * extracting an N-second clip lasts at least N seconds however fast the machine is.
+ */
+export function pacedFfmpeg(dir: string): string {
+  const path = join(dir, "ffmpeg-paced");
+  const real = execFileSync("sh", ["-c", "command -v ffmpeg"]).toString().trim();
+  writeFileSync(path, `#!/bin/sh\ncase " $* " in *" -i "*) exec "${real}" -re "$@";; esac\nexec "${real}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
 }
 
 /** Width and height of an image or video file, as ffprobe reads them. */
