@@ -23,16 +23,11 @@ interface SourceFrame {
 const constantRate = (fps: number, count: number): SourceFrame[] => range(0, count).map((n) => ({ n, t: n / fps }));
 
 /**
- * The reference the tests hold extraction to, ffmpeg's fps filter: a source frame lands on
- * tick round((t − start)·fps), halves away from zero, and tick i shows the last frame landing
- * on or before it.
+ * The rule the tests hold extraction to (DESIGN §4): output frame i shows what a `<video>` shows
+ * at media time start + i/fps, the last source frame whose time is at or before it (1 µs tolerance).
  */
-function fpsFilterPick(frames: SourceFrame[], start: number, fps: number, ticks: number): number[] {
-  const tickOf = (t: number) => {
-    const x = (t - start) * fps;
-    return Math.sign(x) * Math.floor(Math.abs(x) + 0.5 + 1e-9);
-  };
-  return range(0, ticks).map((i) => frames.filter((f) => tickOf(f.t) <= i).at(-1)!.n);
+function shownAt(frames: SourceFrame[], start: number, fps: number, ticks: number): number[] {
+  return range(0, ticks).map((i) => frames.filter((f) => f.t <= start + i / fps + 1e-6).at(-1)!.n);
 }
 
 describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => {
@@ -71,12 +66,38 @@ describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => 
     expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(0, 60).map((i) => Math.floor(i / 2)));
   });
 
-  it("24 fps from a 30 fps source follows the fps filter: the last source frame that rounds to each output tick", async () => {
+  it("24 fps from a 30 fps source shows at each tick the last source frame at or before it", async () => {
     makeCodedVideo(clip("c.mp4"), { seconds: 3 });
     const run = await extract([videoTag("a", "c.mp4", { "data-duration": "2" })], { dataFps: 24 });
-    const expected = fpsFilterPick(constantRate(30, 90), 0, 24, 48);
-    expect(expected.slice(0, 6)).toEqual([0, 1, 3, 4, 5, 6]);
+    const expected = shownAt(constantRate(30, 90), 0, 24, 48);
+    // ffmpeg's default rounding would give 0, 1, 3, 4, 5, 6: frame 2 (0.067 s) is nearer tick 2 (0.083 s) than frame 3.
+    expect(expected.slice(0, 6)).toEqual([0, 1, 2, 3, 5, 6]);
+    expect(run.byId.a!.task.input.t).toBe("sample=last");
     expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(expected);
+  });
+
+  it("a 25 fps source at 30 fps repeats a frame every sixth tick: 0, 0, 1, 2, 3, 4, 5, 5, …", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 3, fps: 25 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "2" })]);
+    const expected = shownAt(constantRate(25, 75), 0, 30, 60);
+    expect(expected.slice(0, 8)).toEqual([0, 0, 1, 2, 3, 4, 5, 5]);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(expected);
+  });
+
+  it("an NTSC source at 30 fps with data-media-start=1 starts on frame 29, on screen at 1 s", async () => {
+    makeCodedVideo(clip("ntsc.mp4"), { seconds: 3, fps: "30000/1001" });
+    const run = await extract([videoTag("a", "ntsc.mp4", { "data-duration": "1", "data-media-start": "1" })]);
+    const frames = range(0, 89).map((n) => ({ n, t: (n * 1001) / 30000 }));
+    const expected = shownAt(frames, 1, 30, 30);
+    expect(expected[0]).toBe(29);
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(expected);
+    expect(run.byId.a!.task.input.t).toBe("sample=last");
+  });
+
+  it("an on-tick clip keeps the key the HyperFrames v2 engine gives it (no t)", async () => {
+    makeCodedVideo(clip("c.mp4"), { seconds: 2 });
+    const run = await extract([videoTag("a", "c.mp4", { "data-duration": "1", "data-media-start": "0.5" })]);
+    expect(run.byId.a!.task.input.t).toBeUndefined();
   });
 
   it("a 3 s clip from 2 s into a 4 s source holds source frame 119 for its last 30 frames", async () => {
@@ -127,20 +148,20 @@ describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => 
     expect(a!.entry.frames).toBe(31);
     // Frames 0-59 every 1/30 s, then 60, 63, … every 0.1 s.
     const vfrFrames = range(0, 80).map((k) => (k < 60 ? { n: k, t: k / 30 } : { n: 60 + 3 * (k - 60), t: 2 + (k - 60) / 10 }));
-    expect(readFrameNumbers(a!.entry.dir)).toEqual(fpsFilterPick(vfrFrames, 1.5, 30, 31));
-    expect(readFrameNumbers(b!.entry.dir)).toEqual(fpsFilterPick(vfrFrames, 2.05, 30, 15));
+    expect(readFrameNumbers(a!.entry.dir)).toEqual(shownAt(vfrFrames, 1.5, 30, 31));
+    expect(readFrameNumbers(b!.entry.dir)).toEqual(shownAt(vfrFrames, 2.05, 30, 15));
     expect(readFrameNumbers(b!.entry.dir).slice(0, 6)).toEqual([60, 60, 63, 63, 63, 66]);
   });
 
   it("a media start between two source frames starts on the frame on screen then", async () => {
     makeCodedVideo(clip("c.mp4"), { seconds: 2 });
-    // 0.04 s: frame 1 (0.033 s) is on screen; 1.02 s: frame 31 (1.033 s) is nearer than 30 and the fps filter rounds to it.
+    // 0.04 s: frame 1 (0.033 s) is on screen; 1.02 s: frame 30 (1.0 s) is, though 31 (1.033 s) is nearer.
     const run = await extract([
       videoTag("a", "c.mp4", { "data-duration": "0.5", "data-media-start": "0.04" }),
       videoTag("b", "c.mp4", { "data-duration": "0.5", "data-media-start": "1.02" }),
     ]);
     expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(1, 15));
-    expect(readFrameNumbers(run.byId.b!.entry.dir)).toEqual(range(31, 15));
+    expect(readFrameNumbers(run.byId.b!.entry.dir)).toEqual(range(30, 15));
   });
 
   it("runs the ffmpeg it was given", async () => {

@@ -45,7 +45,11 @@ export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { f
   const tick = span.first - 1;
   const startTime = tick === 0 ? "0" : String((tick * task.fps.den) / task.fps.num);
   const seek = seekPoint(task, tick, keyframes);
-  const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}`];
+  // Off the ticks, a source frame lands on the first tick at or after its time (round=up), so each
+  // tick shows the last frame at or before it; on them, the default rounding keeps the HyperFrames
+  // v2 engine's frames and a timestamp a hair off a tick still lands on it.
+  const round = task.framesOnTicks ? "" : ":round=up";
+  const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}${round}`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
 

@@ -103,6 +103,13 @@ export interface Task {
 
 const RECOVERY_POINT_CODECS = new Set(["h264", "hevc"]);
 
+/**
+ * The key's `t` for frames sampled by DESIGN §4 (the last source frame at or before each tick)
+ * where ffmpeg's default rounding (to the nearest tick) could differ: entries made under either
+ * rule, or by the HyperFrames v2 engine, never stand in for each other.
+ */
+export const SAMPLE_LAST = "last";
+
 /** The tone-mapping operator, as ffmpeg's tonemap filter names it and the key's `t` records it. */
 export const TONEMAP_OPERATOR = "mobius";
 
@@ -124,6 +131,9 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
   if (settings.width) transform.w = settings.width;
   if (settings.height) transform.h = settings.height;
   if (tonemap) transform.tonemap = TONEMAP_OPERATOR;
+  const onTicks = framesOnTicks(info, settings.fps, ref.mediaStart);
+  // Off the ticks, ffmpeg's default rounding can pick the next frame; these frames follow §4's rule instead.
+  if (!onTicks) transform.sample = SAMPLE_LAST;
 
   const input = keyInput(
     {
@@ -154,7 +164,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     format,
     frameCount: frameCount(span, settings.fps, info.variableFrameRate),
     variableFrameRate: info.variableFrameRate,
-    framesOnTicks: framesOnTicks(info, settings.fps, ref.mediaStart),
+    framesOnTicks: onTicks,
     quality: settings.quality,
     width: settings.width,
     height: settings.height,

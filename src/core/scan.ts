@@ -2,6 +2,7 @@ import type { SourceLocation, Warning } from "./errors.js";
 import { attr, elementsOf, positionOf, textOf, type Element } from "./html.js";
 import { videoId } from "./video-id.js";
 import { clampRate, MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
+import { MAX_SECONDS, parseRate, parseStartRef, type NamedElement, type Timing } from "./timing.js";
 
 /** One `<video>` found in a composition, with its timing resolved per DESIGN §3. */
 export interface VideoRef {
@@ -18,11 +19,18 @@ export interface VideoRef {
   playbackRate: number;
   /** A zero or negative window: the clip never shows and needs no frames. */
   inactive: boolean;
+  /** Its timing attributes as written; the timeline resolves references and caps from them. */
+  timing: Timing;
+  /** The `loop` attribute: the clip repeats its source from the media start to the source's end. */
+  loop: boolean;
 }
 
+/** A host: an element that mounts another composition file (`data-composition-src`). */
 export interface NestedRef {
   src: string;
   loc: SourceLocation;
+  /** Its timing on this file's timeline; a negative start is kept (the mounted file starts before 0). */
+  timing: Timing;
 }
 
 export interface ScanWarning extends Warning {
@@ -37,13 +45,17 @@ export interface CompositionScan {
   /** Remote and inline sources (`http:`, `data:`, `blob:`), which are not extracted. */
   skipped: VideoRef[];
   nested: NestedRef[];
+  /** The entry root's `data-duration` (else `data-composition-duration`): where the timeline ends. */
+  duration?: Micros;
+  /** Elements a start reference can name. */
+  named: NamedElement[];
   /** Inline scripts that appear to create `<video>` elements, which no scan can see. */
   scriptsCreateVideo: boolean;
   warnings: ScanWarning[];
 }
 
-/** The longest time an attribute may give, in seconds (about 31 years). */
-const MAX_SECONDS = 1e9;
+/** Attributes that make an element with an id a possible target of a start reference. */
+const TIMED = ["data-start", "data-end", "data-duration"];
 const REMOTE = /^(?:https?:|data:|blob:|\/\/)/i;
 const CREATES_VIDEO = /createElement\(\s*["'`]video["'`]\s*\)|<video[\s>]/i;
 
@@ -54,6 +66,7 @@ export function scanComposition(html: string, file: string): CompositionScan {
     videos: [],
     skipped: [],
     nested: [],
+    named: [],
     scriptsCreateVideo: false,
     warnings: [],
   };
@@ -80,8 +93,21 @@ export function scanComposition(html: string, file: string): CompositionScan {
     }
     return value;
   };
+  const rateOf = (el: Element, name: string): number | undefined => {
+    const raw = attr(el, name);
+    const rate = parseRate(raw);
+    if (raw !== undefined && raw.trim() !== "" && rate === undefined) {
+      scan.warnings.push({ code: "FC_BAD_ATTRIBUTE", message: `${name}="${raw.slice(0, 40)}" is not a positive rate and is ignored; write a rate such as ${name}="1.5"`, loc: locate(el, name) });
+    }
+    return rate;
+  };
 
-  const root = elements.find((el) => attr(el, "data-fps") !== undefined);
+  const composition = rootComposition(elements);
+  const root = composition && attr(composition, "data-fps") !== undefined ? composition : elements.find((el) => attr(el, "data-fps") !== undefined);
+  if (composition) {
+    const duration = number(composition, "data-duration") ?? number(composition, "data-composition-duration");
+    if (duration !== undefined && duration > 0) scan.duration = toMicros(duration);
+  }
   if (root) {
     const raw = attr(root, "data-fps");
     scan.fps = parseFps(raw);
@@ -94,17 +120,36 @@ export function scanComposition(html: string, file: string): CompositionScan {
     }
   }
 
+  const timingOf = (el: Element, negative: boolean): Timing => {
+    const raw = attr(el, "data-start");
+    const startRef = raw !== undefined && parseStrictNumber(raw) === undefined ? parseStartRef(raw) : undefined;
+    const start = startRef ? undefined : number(el, "data-start");
+    const end = number(el, "data-end");
+    const duration = number(el, "data-duration");
+    return {
+      start: toMicros(negative ? (start ?? 0) : Math.max(0, start ?? 0)),
+      startRef,
+      end: end === undefined ? undefined : toMicros(Math.max(0, end)),
+      duration: duration === undefined ? undefined : toMicros(duration),
+    };
+  };
   let videoIndex = 0;
   for (const el of elements) {
     const nestedSrc = attr(el, "data-composition-src")?.trim();
-    if (nestedSrc) scan.nested.push({ src: nestedSrc, loc: locate(el, "data-composition-src") });
     if (el.tagName === "script" && CREATES_VIDEO.test(textOf(el))) scan.scriptsCreateVideo = true;
-    if (el.tagName !== "video") continue;
-
-    const index = videoIndex++;
+    const name = attr(el, "id") || attr(el, "data-composition-id");
+    const isVideo = el.tagName === "video";
+    const index = isVideo ? videoIndex++ : -1;
+    const timed = isVideo || nestedSrc || TIMED.some((a) => attr(el, a) !== undefined);
+    if (!timed) continue;
+    // One object per element, so the timeline tells an element by it (references, cycles).
+    const timing = timingOf(el, !!nestedSrc);
+    if (nestedSrc) scan.nested.push({ src: nestedSrc, loc: locate(el, "data-composition-src"), timing });
+    if (name) scan.named.push({ name, loc: locate(el), timing, video: isVideo ? index : undefined });
+    if (!isVideo) continue;
     const src = videoSource(el);
     if (!src) continue;
-    const ref = readTiming(el, index, src, locate(el), number);
+    const ref = readVideo(el, index, src, locate(el), timing, (a) => number(el, a), (a) => rateOf(el, a));
     (REMOTE.test(src) ? scan.skipped : scan.videos).push(ref);
   }
   for (const ref of scan.skipped) {
@@ -126,28 +171,32 @@ function videoSource(el: Element): string | undefined {
   return undefined;
 }
 
-function readTiming(
+/** The entry root: `[data-composition-id][data-root="true"]`, else the outermost `[data-composition-id]`. */
+function rootComposition(elements: Element[]): Element | undefined {
+  return elements.find((el) => attr(el, "data-composition-id") !== undefined && attr(el, "data-root") === "true") ?? elements.find((el) => attr(el, "data-composition-id") !== undefined);
+}
+
+function readVideo(
   el: Element,
   index: number,
   src: string,
   loc: SourceLocation,
-  number: (el: Element, name: string) => number | undefined,
+  timing: Timing,
+  number: (name: string) => number | undefined,
+  rate: (name: string) => number | undefined,
 ): VideoRef {
-  const start = toMicros(Math.max(0, number(el, "data-start") ?? 0));
-  const endAttr = number(el, "data-end");
-  const duration = number(el, "data-duration");
+  const { start, end: endAttr, duration } = timing;
   let end: Micros | undefined;
   let inactive = false;
   if (endAttr !== undefined) {
-    end = toMicros(Math.max(0, endAttr));
-    inactive = end <= start;
+    end = endAttr;
+    inactive = end <= start && !timing.startRef;
   } else if (duration !== undefined) {
-    end = start + toMicros(Math.max(0, duration));
+    end = start + Math.max(0, duration);
     inactive = duration <= 0;
   }
-  const playbackStart = number(el, "data-playback-start");
-  const mediaStart = playbackStart ?? number(el, "data-media-start") ?? 0;
-  const rate = number(el, "data-playback-rate") ?? 1;
+  const playbackStart = number("data-playback-start");
+  const mediaStart = playbackStart !== undefined && playbackStart >= 0 ? playbackStart : Math.max(0, number("data-media-start") ?? 0);
   return {
     id: videoId((name) => attr(el, name), index),
     src,
@@ -155,8 +204,10 @@ function readTiming(
     loc,
     start,
     end,
-    mediaStart: toMicros(Math.max(0, mediaStart)),
-    playbackRate: clampRate(rate),
+    mediaStart: toMicros(mediaStart),
+    playbackRate: clampRate(rate("data-playback-rate") ?? 1),
     inactive,
+    timing,
+    loop: attr(el, "loop") !== undefined,
   };
 }

@@ -86,6 +86,7 @@ function importRef(file: string, params: URLSearchParams, label: string): VideoR
   const start = toMicros(Math.max(0, seconds("start") ?? 0));
   const duration = seconds("duration");
   const end = seconds("end");
+  const until = end !== undefined ? toMicros(end) - start : duration !== undefined ? toMicros(duration) : undefined;
   return {
     id: basename(file),
     // As written in a `<video>`: relative to the project, never the machine's absolute path.
@@ -93,9 +94,11 @@ function importRef(file: string, params: URLSearchParams, label: string): VideoR
     index: -1,
     loc: { file: label, line: 1, column: 1 },
     start: 0,
-    end: end !== undefined ? toMicros(end) - start : duration !== undefined ? toMicros(duration) : undefined,
+    end: until,
     mediaStart: start,
     playbackRate: 1,
     inactive: (duration !== undefined && duration <= 0) || (end !== undefined && toMicros(end) <= start),
+    timing: { start: 0, end: until },
+    loop: false,
   };
 }
