@@ -12,7 +12,19 @@ afterEach(() => cleanup());
 
 interface Manifest {
   version: number;
-  videos: { composition: string; id: string; entry: string; frames: string; frameCount: number; cache: string; start: number; end: number | null; mediaStart: number; fps: number | string }[];
+  videos: {
+    composition: string;
+    id: string;
+    entry: string;
+    frames: string;
+    frameCount: number;
+    cache: string;
+    start: number;
+    end: number | null;
+    mediaStart: number;
+    fps: number | string;
+    instances: { start: number; end: number | null; mediaStart: number }[];
+  }[];
 }
 
 function readDist(out: string) {
@@ -42,7 +54,9 @@ describe("vite build", () => {
     expect(manifest.version).toBe(1);
     expect(byId.a).toMatchObject({ composition: "index.html", start: 0, end: 1, mediaStart: 0, fps: 30, frameCount: 30, cache: "miss" });
     expect(byId.b).toMatchObject({ start: 1, end: 2.5, mediaStart: 2, frameCount: 45 });
-    expect(byId.n).toMatchObject({ composition: "scenes/intro.html", start: 0, end: 1, mediaStart: 0.5, frameCount: 30 });
+    // Resolved on the entry's timeline: the nested clip starts where its host does, 2.5 s in.
+    expect(byId.n).toMatchObject({ composition: "scenes/intro.html", start: 2.5, end: 3.5, mediaStart: 0.5, frameCount: 30, rate: 1, loop: null });
+    expect(byId.n!.instances).toEqual([{ start: 2.5, end: 3.5, mediaStart: 0.5 }]);
 
     // Each extracted still shows exactly the source frame its time asks for.
     expect(readFrameNumbers(join(out, byId.a!.frames, ".."))).toEqual(range(0, 30));

@@ -44,7 +44,7 @@ let planner: Engine;
 async function taskAt(start: number): Promise<Task> {
   const html = `<div data-composition-id="main"><video id="v" src="clip.mp4" data-media-start="${start}" data-duration="0.5"></video></div>`;
   const ref = scanComposition(html, "index.html").videos[0]!;
-  return planner.planFile(join(dir, "clip.mp4"), ref, { num: 30, den: 1 });
+  return (await planner.planFile(join(dir, "clip.mp4"), ref, { num: 30, den: 1 })).task;
 }
 
 beforeAll(async () => {

@@ -10,6 +10,12 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {} };
 
+/** A failure that is not a FramecacheError is a bug of ours, not of the project: an error, with its stack. */
+export function logBug(logger: Logger, error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  (logger.error ?? logger.warn).call(logger, `framecache: internal error, please report it: ${text}`);
+}
+
 export interface DedupedLogger extends Logger {
   /**
    * Warn once per cause; repeats are counted, not printed. The cause is the message

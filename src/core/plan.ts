@@ -113,17 +113,25 @@ export const SAMPLE_LAST = "last";
 /** The tone-mapping operator, as ffmpeg's tonemap filter names it and the key's `t` records it. */
 export const TONEMAP_OPERATOR = "mobius";
 
-export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, settings: PlanSettings): Task {
-  const available = toMicros(Math.max(0, info.duration));
-  if (ref.mediaStart >= available) {
+/** Seconds of video in the source, exactly. */
+export function availableMicros(info: SourceInfo): Micros {
+  return toMicros(Math.max(0, info.duration));
+}
+
+/**
+ * The task for `clip` (the source from `mediaStart`, `span` long, as the timeline resolved it) of
+ * the video `ref`. A media start at or past the source's end fails at the video's location.
+ */
+export function planTask(ref: VideoRef, clip: { mediaStart: Micros; span: Micros }, id: SourceIdentity, info: SourceInfo, settings: PlanSettings): Task {
+  const available = availableMicros(info);
+  if (clip.mediaStart >= available) {
     throw new FramecacheError(
       "FC_MEDIA_START_PAST_END",
-      `video "${ref.id}" (${ref.src}) starts ${formatSeconds(fromMicros(ref.mediaStart))} into a source that is only ${formatSeconds(info.duration)} long`,
+      `video "${ref.id}" (${ref.src}) starts ${formatSeconds(fromMicros(clip.mediaStart))} into a source that is only ${formatSeconds(info.duration)} long`,
       { loc: ref.loc, hint: "Lower data-media-start (or data-playback-start) below the source's duration." },
     );
   }
-  const span =
-    ref.end === undefined ? available - ref.mediaStart : scaleMicros(ref.end - ref.start, ref.playbackRate);
+  const { mediaStart, span } = clip;
   const format: FrameFormat = settings.format === "auto" ? (info.alpha ? "png" : "jpg") : settings.format;
   const tonemap = info.hdr && format === "jpg";
   const transform: Record<string, string | number> = {};
@@ -131,7 +139,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
   if (settings.width) transform.w = settings.width;
   if (settings.height) transform.h = settings.height;
   if (tonemap) transform.tonemap = TONEMAP_OPERATOR;
-  const onTicks = framesOnTicks(info, settings.fps, ref.mediaStart);
+  const onTicks = framesOnTicks(info, settings.fps, mediaStart);
   // Off the ticks, ffmpeg's default rounding can pick the next frame; these frames follow §4's rule instead.
   if (!onTicks) transform.sample = SAMPLE_LAST;
 
@@ -140,7 +148,7 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
       p: settings.keyMode === "stat" ? id.path : `sha256:${requireDigest(id)}`,
       m: settings.keyMode === "stat" ? Math.floor(id.mtimeMs) : 0,
       s: id.size,
-      ms: fromMicros(ref.mediaStart),
+      ms: fromMicros(mediaStart),
       d: fromMicros(span),
       f: fpsValue(settings.fps),
       fmt: format,
@@ -153,11 +161,11 @@ export function planTask(ref: VideoRef, id: SourceIdentity, info: SourceInfo, se
     entry: entryName(key),
     input,
     source: id.path,
-    mediaStart: ref.mediaStart,
-    seek: ref.mediaStart + toMicros(info.startOffset),
+    mediaStart,
+    seek: mediaStart + toMicros(info.startOffset),
     reorders: info.reorderFrames !== 0,
     recoveryPoints: RECOVERY_POINT_CODECS.has(info.codec ?? ""),
-    origin: ref.mediaStart + toMicros(info.startTime),
+    origin: mediaStart + toMicros(info.startTime),
     seekable: info.seekable,
     span,
     fps: settings.fps,

@@ -158,3 +158,43 @@ class StartResolver {
     this.timeline.warnings.push({ code: "FC_BAD_ATTRIBUTE", message, loc: { ...loc } });
   }
 }
+
+/** A window once its source's length is known: what it extracts and how it shows (DESIGN §3.2). */
+export interface ResolvedClip {
+  start: Micros;
+  /** When it stops showing; undefined for a loop that never ends. */
+  end?: Micros;
+  /** Seconds into the source at `start`: the time of frame 1. */
+  mediaStart: Micros;
+  /** Seconds of source extracted from `mediaStart`. */
+  span: Micros;
+  /** The timeline length of one pass through the source, when it loops. */
+  cycle?: Micros;
+}
+
+/**
+ * The source span a window needs, `available` being the source's video length. A natural clip
+ * stops at the source's end or its cap, whichever comes first; one with an end holds its last
+ * frame past the source's end; a loop extracts at most one cycle (the rest of the source after
+ * the media start) and repeats it.
+ */
+export function resolveClip(w: ClipWindow, available: Micros): ResolvedClip {
+  const rate = w.ref.playbackRate;
+  const rest = Math.max(0, available - w.mediaStart);
+  const restOnTimeline = Math.floor(rest / rate);
+  const visible = w.end === undefined ? undefined : w.end - w.start;
+  const base = { start: w.start, mediaStart: w.mediaStart };
+  if (w.ref.loop) {
+    const span = visible === undefined ? rest : Math.min(rest, scaleMicros(visible, rate));
+    return { ...base, end: w.end, span, cycle: restOnTimeline };
+  }
+  if (w.natural && (visible === undefined || restOnTimeline <= visible)) return { ...base, end: w.start + restOnTimeline, span: rest };
+  return { ...base, end: w.end, span: scaleMicros(visible!, rate) };
+}
+
+/** Several instances of one `<video>` share one entry: the source from the earliest media start to the latest end. */
+export function unionSpan(clips: readonly ResolvedClip[]): { mediaStart: Micros; span: Micros } {
+  const mediaStart = Math.min(...clips.map((c) => c.mediaStart));
+  const end = Math.max(...clips.map((c) => c.mediaStart + c.span));
+  return { mediaStart, span: end - mediaStart };
+}

@@ -15,6 +15,8 @@ export interface Composition {
   fps: Rational;
   /** Absolute paths of compositions pulled in through `data-composition-src`. */
   nested: string[];
+  /** Parallel to `scan.nested`: the file each host mounts, or undefined when it was not loaded (missing, outside, a cycle). */
+  mounts: (string | undefined)[];
 }
 
 export interface ProjectPaths {
@@ -86,9 +88,9 @@ export async function loadCompositions(
     const label = labelOf(file, paths.root);
     const html = await readFile(file, "utf8");
     const scan = scanComposition(html, label);
-    const composition: Composition = { file, label, html, scan, fps: scan.fps ?? inheritedFps, nested: [] };
+    const composition: Composition = { file, label, html, scan, fps: scan.fps ?? inheritedFps, nested: [], mounts: scan.nested.map(() => undefined) };
     compositions.set(file, composition);
-    for (const ref of scan.nested) {
+    for (const [i, ref] of scan.nested.entries()) {
       try {
         const nested = await resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
         if (!inProject(nested)) throw outside(`data-composition-src="${ref.src}" resolves to ${nested}, outside`, ref.loc);
@@ -97,6 +99,7 @@ export async function loadCompositions(
           continue;
         }
         composition.nested.push(nested);
+        composition.mounts[i] = nested;
         await load(nested, composition.fps, [...stack, nested]);
       } catch (error) {
         if (!(error instanceof FramecacheError)) throw error;

@@ -5,8 +5,9 @@ import { isFramecacheError, warningLine, type FramecacheError } from "../core/er
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
 import { frameAttributes as framesOf } from "../core/frames.js";
 import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
-import type { Logger } from "../core/logger.js";
+import { logBug, type Logger } from "../core/logger.js";
 import type { Task } from "../core/plan.js";
+import type { ClipWindow } from "../core/timeline.js";
 import { scanComposition, type VideoRef } from "../core/scan.js";
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
@@ -111,7 +112,8 @@ export class DevSession {
       if (videoSkeleton(html) !== videoSkeleton(served.composition.html)) return "reload";
       const scan = scanComposition(html, served.composition.label);
       for (const w of scan.warnings) this.engine.logger.warn(warningLine(w));
-      const videos = await this.commit({ ...served.composition, html, scan });
+      const updated = { ...served.composition, html, scan };
+      const videos = await this.commit(updated, await this.windowsOf(updated));
       if (videos.length > 0) this.options.send({ compositions: [{ composition: served.composition.label, videos }] });
       return "update";
     });
@@ -160,16 +162,6 @@ export class DevSession {
     if (!this.disposed) this.options.error?.(error);
   }
 
-  /**
-   * A failure that is not a FramecacheError is a bug of ours, not a problem of the project: it is
-   * logged as an error with its stack, and stays the rejection of its run, so that whoever awaits
-   * the run (a `?frames` import) fails with it instead of being served a guess.
-   */
-  private bug(error: unknown): void {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    (this.engine.logger.error ?? this.engine.logger.warn).call(this.engine.logger, `framecache: internal error, please report it: ${text}`);
-  }
-
   private rootOf(file: string): string {
     if (this.roots.has(file)) return file;
     for (const [root, files] of this.roots) if (files.has(file)) return root;
@@ -179,8 +171,17 @@ export class DevSession {
   private async planRoot(root: string): Promise<void> {
     const { compositions, errors } = await this.engine.load([root]);
     for (const error of errors) this.fail(error);
-    await Promise.all([...compositions.values()].map((c) => this.commit(c)));
+    const windows = await this.engine.windows(root, compositions);
+    await Promise.all([...compositions.values()].map((c) => this.commit(c, windows.get(c.file) ?? [])));
     this.roots.set(root, new Set(compositions.keys()));
+  }
+
+  /** The windows of a composition's videos on its root's timeline, the composition taken as it is now. */
+  private async windowsOf(composition: Composition): Promise<ClipWindow[]> {
+    const root = this.rootOf(composition.file);
+    const tree = new Map([...(this.roots.get(root) ?? [])].flatMap((f) => (this.served.has(f) ? [[f, this.served.get(f)!.composition] as const] : [])));
+    tree.set(composition.file, composition);
+    return (await this.engine.windows(root, tree)).get(composition.file) ?? [];
   }
 
   /**
@@ -188,15 +189,12 @@ export class DevSession {
    * Failed extractions are tried again for a page request or an edit of the composition ("all"),
    * or for a change of their own source, never for an unrelated file's change.
    */
-  private async commit(composition: Composition, retry: "all" | string = "all"): Promise<UpdatedVideo[]> {
+  private async commit(composition: Composition, windows: ClipWindow[], retry: "all" | string = "all"): Promise<UpdatedVideo[]> {
     const started = performance.now();
-    const { videos, errors } = await this.engine.plan(composition);
+    const { videos, errors } = await this.engine.plan(composition, windows);
     if (this.disposed) return [];
     for (const error of errors) this.fail(error);
-    const frameAttributes = new Map<number, Record<string, string>>();
-    for (const v of videos) {
-      frameAttributes.set(v.ref.index, framesOf(devFramesUrl(v.task.entry, v.task.format), v.task.frameCount, v.task.fps));
-    }
+    const frameAttributes = new Map(videos.map((v) => [v.ref.index, framesOf(devFramesUrl(v.task.entry, v.task.format), v.task.frameCount, v.task.fps)]));
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
     this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
@@ -218,7 +216,8 @@ export class DevSession {
       },
       (error: unknown) => {
         this.prefetchWhenIdle();
-        if (!isFramecacheError(error)) return this.bug(error);
+        // Not a problem of the project but a bug of ours: it stays the run's rejection, so a `?frames` import fails with it.
+        if (!isFramecacheError(error)) return logBug(this.engine.logger, error);
         if (error.code !== "FC_CANCELLED") this.fail(ref ? withLocation(error, ref) : error);
       },
     );
@@ -283,7 +282,7 @@ export class DevSession {
     const affected = [...this.served.values()].filter((s) => s.errors > 0 || s.videos.some((v) => v.task.source === file));
     const update: FramecacheUpdate = { compositions: [] };
     for (const served of affected) {
-      const videos = await this.commit(served.composition, file);
+      const videos = await this.commit(served.composition, await this.windowsOf(served.composition), file);
       if (videos.length > 0) update.compositions.push({ composition: served.composition.label, videos });
     }
     if (update.compositions.length > 0) this.options.send(update);

@@ -3,6 +3,7 @@ import { FramecacheError } from "../core/errors.js";
 import { dedupeWarnings, type DedupedLogger, type Logger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
 import type { Task } from "../core/plan.js";
+import type { ClipWindow } from "../core/timeline.js";
 import { emptyReport, type ExtractionProgress, type Report } from "../core/report.js";
 import { seeksByTable } from "../core/ffmpeg-args.js";
 import type { Binaries } from "../media/binaries.js";
@@ -106,11 +107,15 @@ export class Engine {
     return this.planner.load(roots);
   }
 
-  plan(composition: Composition): ReturnType<Planner["plan"]> {
-    return this.planner.plan(composition);
+  windows(...args: Parameters<Planner["windows"]>): ReturnType<Planner["windows"]> {
+    return this.planner.windows(...args);
   }
 
-  planFile(...args: Parameters<Planner["planFile"]>): Promise<Task> {
+  plan(...args: Parameters<Planner["plan"]>): ReturnType<Planner["plan"]> {
+    return this.planner.plan(...args);
+  }
+
+  planFile(...args: Parameters<Planner["planFile"]>): ReturnType<Planner["planFile"]> {
     return this.planner.planFile(...args);
   }
 
@@ -147,7 +152,13 @@ export class Engine {
   async run(roots: string[], signal?: AbortSignal): Promise<{ compositions: Map<string, Composition>; results: VideoResult[]; errors: FramecacheError[] }> {
     const started = performance.now();
     const { compositions, errors } = await this.load(roots);
-    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c)));
+    // Every root is an entry with a timeline of its own; a file several of them mount gets every window.
+    const windows = new Map<string, ClipWindow[]>();
+    for (const root of new Set(roots)) {
+      if (!compositions.has(root)) continue;
+      for (const [file, shown] of await this.windows(root, compositions)) windows.set(file, [...(windows.get(file) ?? []), ...shown]);
+    }
+    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c, windows.get(c.file) ?? [])));
     const select = this.config.select;
     const videos = planned.flatMap((p) => p.videos).filter((v) => !select || select(v.task));
     errors.push(...planned.flatMap((p) => p.errors));

@@ -22,13 +22,26 @@ export function rewriteComposition(html: string, composition: Composition, resul
   return setVideoAttributes(html, edits);
 }
 
-export interface ManifestVideo {
+/** One instance of a video on the entry's timeline, resolved: nothing left for a consumer to derive. */
+export interface ManifestWindow {
+  /** Seconds on the entry's timeline when it starts showing (references, host offsets and preroll applied). */
+  start: number;
+  /** When it stops: its end cut by its hosts and the timeline's end, or where its source ends; null for a loop that never does. */
+  end: number | null;
+  /** Seconds into the source at `start`. */
+  mediaStart: number;
+}
+
+export interface ManifestVideo extends ManifestWindow {
   composition: string;
   id: string;
   src: string;
-  start: number;
-  end: number | null;
-  mediaStart: number;
+  /** The playback rate, clamped to [0.1, 5]. */
+  rate: number;
+  /** Timeline seconds of one pass through the source when it loops (frames repeat with it), else null. */
+  loop: number | null;
+  /** Every instance (a composition file mounted more than once has several); the fields above are the first's. */
+  instances: ManifestWindow[];
   fps: number | string;
   format: string;
   frameCount: number;
@@ -41,13 +54,16 @@ export interface ManifestVideo {
 }
 
 export function manifestVideo(v: VideoResult, assetsDir: string): ManifestVideo {
+  const instances = v.clips.map((c) => ({ start: fromMicros(c.start), end: c.end === undefined ? null : fromMicros(c.end), mediaStart: fromMicros(c.mediaStart) }));
+  const cycle = v.clips[0]?.cycle;
   return {
     composition: v.composition.label,
     id: v.ref.id,
     src: v.ref.src,
-    start: fromMicros(v.ref.start),
-    end: v.ref.end === undefined ? null : fromMicros(v.ref.end),
-    mediaStart: fromMicros(v.ref.mediaStart),
+    ...instances[0]!,
+    rate: v.ref.playbackRate,
+    loop: cycle === undefined ? null : fromMicros(cycle),
+    instances,
     fps: fpsValue(v.task.fps),
     format: v.entry.format,
     frameCount: v.entry.frames,

@@ -2,10 +2,11 @@ import { stat } from "node:fs/promises";
 import { FramecacheError, formatLocation, warningLine } from "../core/errors.js";
 import type { DedupedLogger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
-import { planTask, type SourceIdentity, type Task } from "../core/plan.js";
+import { availableMicros, planTask, type SourceIdentity, type Task } from "../core/plan.js";
 import { timed, type Report } from "../core/report.js";
 import type { VideoRef } from "../core/scan.js";
-import type { Rational } from "../core/time.js";
+import type { Micros, Rational } from "../core/time.js";
+import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type TimelineFile } from "../core/timeline.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { addError, withLocation, type PlannedVideo } from "./results.js";
 import { factsKey, type SourceFacts } from "./sources.js";
@@ -35,27 +36,73 @@ export class Planner {
     return loaded;
   }
 
-  /** Plan every active video of a composition; failures are collected, not thrown one by one. */
-  async plan(composition: Composition): Promise<{ videos: PlannedVideo[]; errors: FramecacheError[] }> {
-    const active = composition.scan.videos.filter((ref) => !ref.inactive);
-    const settled = await Promise.allSettled(active.map((ref) => this.planVideo(composition, ref)));
+  /**
+   * The windows of every video under the entry composition `root` (DESIGN §3), by composition
+   * file. A start reference to a natural-length video probes that video first. Warnings are logged.
+   */
+  async windows(root: string, compositions: ReadonlyMap<string, Composition>): Promise<Map<string, ClipWindow[]>> {
+    const files = new Map<string, TimelineFile>();
+    const add = (file: string | undefined): void => {
+      const composition = file === undefined || files.has(file) ? undefined : compositions.get(file);
+      if (!composition) return;
+      files.set(composition.file, { scan: composition.scan, mounts: composition.mounts });
+      composition.mounts.forEach(add);
+    };
+    add(root);
+    const lengths = new Map<string, Micros>();
+    const natural = (file: string, ref: VideoRef) => lengths.get(`${file}#${ref.index}`);
+    let timeline = resolveTimeline(root, files, natural);
+    // Each round learns every length the last one asked for; a chain of references takes one round per link.
+    for (let round = 0; timeline.needs.length > 0 && round <= lengths.size + files.size; round++) {
+      await Promise.all(
+        timeline.needs.map(async ({ file, video }) => {
+          const composition = compositions.get(file)!;
+          const ref = composition.scan.videos.find((v) => v.index === video)!;
+          // A source that cannot be probed ends where it starts here; planning it reports why.
+          lengths.set(`${file}#${video}`, await this.naturalLength(composition, ref).catch(() => 0));
+        }),
+      );
+      timeline = resolveTimeline(root, files, natural);
+    }
+    for (const warning of timeline.warnings) this.logger.warn(warningLine(warning));
+    const byFile = new Map<string, ClipWindow[]>();
+    for (const w of timeline.windows) byFile.set(w.file, [...(byFile.get(w.file) ?? []), w]);
+    return byFile;
+  }
+
+  /**
+   * Plan the videos of a composition that show in `windows` (its instances' windows on the
+   * entry's timeline); without them, every active video as if its file were the entry.
+   * Failures are collected, not thrown one by one.
+   */
+  async plan(composition: Composition, windows?: readonly ClipWindow[]): Promise<{ videos: PlannedVideo[]; errors: FramecacheError[] }> {
+    const shown = windows ?? composition.scan.videos.filter((ref) => !ref.inactive).map((ref) => ownWindow(composition.file, ref));
+    const byVideo = new Map<VideoRef, ClipWindow[]>();
+    for (const w of shown) byVideo.set(w.ref, [...(byVideo.get(w.ref) ?? []), w]);
+    const refs = [...byVideo.keys()];
+    const settled = await Promise.allSettled(refs.map((ref) => this.planVideo(composition, ref, byVideo.get(ref)!)));
     const videos: PlannedVideo[] = [];
     const errors: FramecacheError[] = [];
     settled.forEach((s, i) => {
       if (s.status === "fulfilled") videos.push(s.value);
       else if (!(s.reason instanceof FramecacheError)) throw s.reason;
-      else addError(errors, withLocation(s.reason, active[i]!));
+      else addError(errors, withLocation(s.reason, refs[i]!));
     });
     return { videos, errors };
   }
 
-  private async planVideo(composition: Composition, ref: VideoRef): Promise<PlannedVideo> {
+  private async planVideo(composition: Composition, ref: VideoRef, windows: ClipWindow[]): Promise<PlannedVideo> {
     const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
-    return { composition, ref, task: await this.planFile(path, ref, composition.fps) };
+    return { composition, ref, ...(await this.planWindows(path, ref, windows, composition.fps)) };
   }
 
-  /** Plan one reference to a file already resolved inside the project. */
-  async planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<Task> {
+  /** Plan one reference to a file already resolved inside the project, on its own timeline. */
+  planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
+    return this.planWindows(path, ref, [ownWindow(path, ref)], fps, format);
+  }
+
+  /** One task for every window of a video: the source from the earliest media start to the latest end any of them shows. */
+  private async planWindows(path: string, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
     const what = `video "${ref.id}"`;
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
@@ -72,7 +119,21 @@ export class Planner {
         `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
       );
     }
+    const clips = windows.map((w) => resolveClip(w, availableMicros(info)));
     const o = this.options;
-    return planTask(ref, identity, info, { fps, format, quality: o.quality, width: o.width, height: o.height, keyMode: o.key });
+    const task = planTask(ref, unionSpan(clips), identity, info, { fps, format, quality: o.quality, width: o.width, height: o.height, keyMode: o.key });
+    return { task, clips };
   }
+
+  /** The source of a natural-length video, from its media start, on the timeline (a start reference's target). */
+  private async naturalLength(composition: Composition, ref: VideoRef): Promise<Micros> {
+    const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
+    const info = await this.facts.probe(path, factsKey(path, await stat(path)), { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
+    return Math.floor(Math.max(0, availableMicros(info) - ref.mediaStart) / ref.playbackRate);
+  }
+}
+
+/** A video's window on its own file's timeline, as when that file is the entry and has no end. */
+function ownWindow(file: string, ref: VideoRef): ClipWindow {
+  return { file, ref, start: ref.start, end: ref.end, natural: ref.end === undefined, mediaStart: ref.mediaStart };
 }

@@ -2,6 +2,7 @@ import { FramecacheError } from "../core/errors.js";
 import type { Task } from "../core/plan.js";
 import type { Report } from "../core/report.js";
 import type { VideoRef } from "../core/scan.js";
+import type { ResolvedClip } from "../core/timeline.js";
 import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 
@@ -17,6 +18,8 @@ export interface PlannedVideo {
   composition: Composition;
   ref: VideoRef;
   task: Task;
+  /** Its windows on the entry's timeline (one per instance of its composition), resolved. */
+  clips: ResolvedClip[];
 }
 
 export interface VideoResult extends PlannedVideo, Outcome {}

@@ -55,12 +55,12 @@ export function importPlugin(shared: PluginShared): Plugin {
       if (format && !["jpg", "png", "auto"].includes(format)) {
         throw new FramecacheError("FC_BAD_OPTION", `format=${format} in an import of ${file}; use jpg, png or auto`);
       }
-      const task = await engine.planFile(real, ref, fps, format as "jpg" | "png" | "auto" | undefined);
+      const { task, clips } = await engine.planFile(real, ref, fps, format as "jpg" | "png" | "auto" | undefined);
       // A new source re-plans the import on the next load (and in dev, through HMR).
       this.addWatchFile(real);
       const { entry, cache } = dev ? await dev.pin(task) : await engine.ensure(task);
-      const composition = { file, label: labelOf(file, root), html: "", scan: scanComposition("", file), fps, nested: [] };
-      const result = { composition, ref, task, entry, cache };
+      const composition = { file, label: labelOf(file, root), html: "", scan: scanComposition("", file), fps, nested: [], mounts: [] };
+      const result = { composition, ref, task, clips, entry, cache };
       run.imported.push(result);
       engine.count(new Map(), [result]);
       // The cache outcome stays out of the bundle, which must not change with the state of the cache.
