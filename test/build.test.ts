@@ -65,13 +65,15 @@ describe("vite build", () => {
 
     const html = readFileSync(join(out, "index.html"), "utf8");
     expect(html).toContain(`id="a" src=`);
+    // The host of the nested composition carries its resolved window.
+    expect(html).toContain(`data-composition-src="scenes/intro.html" data-start="2.5" data-frame-start="2.5">`);
     expect(html).toContain(`data-frames="/assets/frames/${byId.a!.entry}/frame_%05d.jpg" data-frame-count="30" data-frame-fps="30"`);
     expect(html).toContain(`data-frames="/assets/frames/${byId.b!.entry}/frame_%05d.jpg" data-frame-count="45" data-frame-fps="30"`);
     const nested = readFileSync(join(out, "scenes/intro.html"), "utf8");
     expect(nested).toBe(
       readFileSync(join(dir, "scenes/intro.html"), "utf8").replace(
         `data-media-start="0.5">`,
-        `data-media-start="0.5" data-frames="/assets/frames/${byId.n!.entry}/frame_%05d.jpg" data-frame-count="30" data-frame-fps="30">`,
+        `data-media-start="0.5" data-frames="/assets/frames/${byId.n!.entry}/frame_%05d.jpg" data-frame-count="30" data-frame-fps="30" data-frame-start="0" data-frame-end="1" data-frame-rate="1">`,
       ),
     );
     const report = JSON.parse(readFileSync(join(out, "framecache-report.json"), "utf8"));

@@ -99,3 +99,31 @@ describe("the built runtime", () => {
     expect(seen.size).toBeGreaterThan(0);
   });
 });
+
+describe("the resolved timing the plugin writes", () => {
+  const resolved = (attrs: Record<string, string>) => clipTiming((name) => attrs[name] ?? null);
+
+  it("loops modulo its cycle: a 2 s source looping for 6 s shows source frame 15 at 2.5 s", () => {
+    const clip = resolved({ "data-frame-start": "0", "data-frame-end": "6", "data-frame-rate": "1", "data-frame-loop": "2", "data-frame-fps": "30", "data-frame-count": "60" });
+    expect([0, 1.999, 2, 2.5, 4.5, 6].map((t) => frameIndexAt(t, clip))).toEqual([0, 59, 0, 15, 15, 0]);
+    expect(frameIndexAt(6.01, clip)).toBeUndefined();
+  });
+
+  it("loops for ever without an end, until a cap", () => {
+    const clip = resolved({ "data-frame-start": "1", "data-frame-loop": "2", "data-frame-fps": "30", "data-frame-count": "60" });
+    expect(frameIndexAt(101.5, clip)).toBe(15);
+    expect(frameIndexAt(101.5, clip, 50)).toBeUndefined();
+  });
+
+  it("hides a clip past its hosts' cut-off and starts its frames after a lead", () => {
+    const clip = resolved({ "data-frame-start": "0", "data-frame-end": "5", "data-frame-lead": "2", "data-frame-fps": "30", "data-frame-count": "90" });
+    expect(frameIndexAt(2, clip)).toBe(0);
+    expect(frameIndexAt(3, clip)).toBe(30);
+    expect(frameIndexAt(3.5, clip, 3)).toBeUndefined();
+  });
+
+  it("reads the authored attributes only on a page the plugin did not build", () => {
+    const clip = resolved({ "data-frame-start": "3", "data-start": "9", "data-duration": "1", "data-frame-fps": "30", "data-frame-count": "30" });
+    expect(clip).toMatchObject({ start: 3, end: undefined, rate: 1 });
+  });
+});

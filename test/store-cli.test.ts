@@ -375,6 +375,7 @@ describe("framecache extract --explain", () => {
     writeFileSync(join(dir, "index.html"), html.replace('data-fps="30"', 'data-fps="60"'));
     makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 5 });
     const third = await framecache(["extract", "index.html", "--explain"]);
-    expect(third.stderr).toMatch(/miss index\.html video "a" → \S+: source content changed, fps 30 → 60 \(nearest/);
+    // A 30 fps source at 60 fps is a rate conversion, sampled by DESIGN §4's rule, which the key's t records.
+    expect(third.stderr).toMatch(/miss index\.html video "a" → \S+: source content changed, fps 30 → 60, settings \(defaults\) → sample=last \(nearest/);
   });
 });

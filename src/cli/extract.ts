@@ -64,13 +64,13 @@ export async function extractCommand(
   });
   const fail = (message: string) => (logger.error ?? logger.warn).call(logger, message);
   try {
-    const { compositions, results, errors } = await engine.run(files.map((f) => resolve(f)));
+    const { compositions, results, errors, timing } = await engine.run(files.map((f) => resolve(f)));
     for (const error of errors) fail(`error [${error.code}] ${error.message}`);
     if (flags.out) {
       const out = resolve(flags.out);
       const started = performance.now();
       for (const composition of compositions.values()) {
-        await writeOutputFile(out, composition.label, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR));
+        await writeOutputFile(out, composition.label, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR, timing));
       }
       const placed = await writeFrames(results, out, ASSETS_DIR);
       await writeOutputFile(out, "framecache-manifest.json", manifestJson(results, ASSETS_DIR));

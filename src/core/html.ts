@@ -34,35 +34,63 @@ export function positionOf(el: Element, attrName?: string): { line: number; colu
   return { line: at?.startLine ?? 1, column: at?.startCol ?? 1 };
 }
 
+/** The entry root: `[data-composition-id][data-root="true"]`, else the outermost `[data-composition-id]`. */
+export function rootComposition(elements: Element[]): Element | undefined {
+  const compositions = elements.filter((el) => attr(el, "data-composition-id") !== undefined);
+  return compositions.find((el) => attr(el, "data-root") === "true") ?? compositions[0];
+}
+
+/** An element that mounts another composition file, as the scanner counts hosts. */
+export function isHost(el: Element): boolean {
+  return !!attr(el, "data-composition-src")?.trim();
+}
+
+/** Attributes to set: on the n-th `<video>`, on the n-th host, and on the entry root. */
+export interface AttributeEdits {
+  videos?: ReadonlyMap<number, Record<string, string>>;
+  hosts?: ReadonlyMap<number, Record<string, string>>;
+  root?: Record<string, string>;
+}
+
+/** Set attributes on the n-th `<video>` elements of a document (see setAttributes). */
+export function setVideoAttributes(html: string, edits: ReadonlyMap<number, Record<string, string>>): string {
+  return setAttributes(html, { videos: edits });
+}
+
 /**
- * Set attributes on the n-th `<video>` elements of a document, changing nothing
- * else in the text: existing values are replaced in place, new ones are added
- * at the end of the start tag.
+ * Set attributes on elements of a document, changing nothing else in the text: existing values
+ * are replaced in place, new ones are added at the end of the start tag.
  */
-export function setVideoAttributes(html: string, edits: Map<number, Record<string, string>>): string {
-  if (edits.size === 0) return html;
+export function setAttributes(html: string, edits: AttributeEdits): string {
+  if (!edits.videos?.size && !edits.hosts?.size && !Object.keys(edits.root ?? {}).length) return html;
   const splices: { start: number; end: number; text: string }[] = [];
-  elementsOf(html)
-    .filter((el) => el.tagName === "video")
-    .forEach((el, index) => {
-      const attrs = edits.get(index);
-      const tag = el.sourceCodeLocation?.startTag;
-      if (!attrs || !tag) return;
-      let appended = "";
-      for (const [name, value] of Object.entries(attrs)) {
-        const text = `${name}="${escapeAttribute(value)}"`;
-        const existing = el.sourceCodeLocation?.attrs?.[name];
-        if (existing) splices.push({ start: existing.startOffset, end: existing.endOffset, text });
-        else appended += ` ${text}`;
-      }
-      if (appended) {
-        // A `/` before `>` closes the tag, unless it ends an unquoted value (`src=a/`), whose text it is.
-        const lastAttrEnd = Math.max(0, ...Object.values(el.sourceCodeLocation?.attrs ?? {}).map((a) => a.endOffset));
-        const selfClosing = html[tag.endOffset - 2] === "/" && lastAttrEnd !== tag.endOffset - 1;
-        const close = selfClosing ? tag.endOffset - 2 : tag.endOffset - 1;
-        splices.push({ start: close, end: close, text: appended });
-      }
-    });
+  const elements = elementsOf(html);
+  // An element that is a host and a video, or the root and a host, takes every edit of it.
+  const merged = new Map<Element, Record<string, string>>();
+  const add = (el: Element | undefined, attrs: Record<string, string> | undefined) => {
+    if (el && attrs) merged.set(el, { ...merged.get(el), ...attrs });
+  };
+  elements.filter((el) => el.tagName === "video").forEach((el, i) => add(el, edits.videos?.get(i)));
+  elements.filter(isHost).forEach((el, i) => add(el, edits.hosts?.get(i)));
+  add(rootComposition(elements), edits.root);
+  for (const [el, attrs] of merged) {
+    const tag = el.sourceCodeLocation?.startTag;
+    if (!tag) continue;
+    let appended = "";
+    for (const [name, value] of Object.entries(attrs)) {
+      const text = `${name}="${escapeAttribute(value)}"`;
+      const existing = el.sourceCodeLocation?.attrs?.[name];
+      if (existing) splices.push({ start: existing.startOffset, end: existing.endOffset, text });
+      else appended += ` ${text}`;
+    }
+    if (appended) {
+      // A `/` before `>` closes the tag, unless it ends an unquoted value (`src=a/`), whose text it is.
+      const lastAttrEnd = Math.max(0, ...Object.values(el.sourceCodeLocation?.attrs ?? {}).map((a) => a.endOffset));
+      const selfClosing = html[tag.endOffset - 2] === "/" && lastAttrEnd !== tag.endOffset - 1;
+      const close = selfClosing ? tag.endOffset - 2 : tag.endOffset - 1;
+      splices.push({ start: close, end: close, text: appended });
+    }
+  }
   splices.sort((a, b) => b.start - a.start);
   let out = html;
   for (const s of splices) out = out.slice(0, s.start) + s.text + out.slice(s.end);

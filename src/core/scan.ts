@@ -1,5 +1,5 @@
 import type { SourceLocation, Warning } from "./errors.js";
-import { attr, elementsOf, positionOf, textOf, type Element } from "./html.js";
+import { attr, elementsOf, positionOf, rootComposition, textOf, type Element } from "./html.js";
 import { videoId } from "./video-id.js";
 import { clampRate, MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
 import { MAX_SECONDS, parseRate, parseStartRef, type NamedElement, type Timing } from "./timing.js";
@@ -97,7 +97,7 @@ export function scanComposition(html: string, file: string): CompositionScan {
     const raw = attr(el, name);
     const rate = parseRate(raw);
     if (raw !== undefined && raw.trim() !== "" && rate === undefined) {
-      scan.warnings.push({ code: "FC_BAD_ATTRIBUTE", message: `${name}="${raw.slice(0, 40)}" is not a positive rate and is ignored; write a rate such as ${name}="1.5"`, loc: locate(el, name) });
+      scan.warnings.push({ code: "FC_BAD_ATTRIBUTE", message: `${name}="${raw.slice(0, 40)}" is not a number and is ignored; write a rate such as ${name}="1.5"`, loc: locate(el, name) });
     }
     return rate;
   };
@@ -169,11 +169,6 @@ function videoSource(el: Element): string | undefined {
     if ("tagName" in child && child.tagName === "source") return attr(child, "src")?.trim() || undefined;
   }
   return undefined;
-}
-
-/** The entry root: `[data-composition-id][data-root="true"]`, else the outermost `[data-composition-id]`. */
-function rootComposition(elements: Element[]): Element | undefined {
-  return elements.find((el) => attr(el, "data-composition-id") !== undefined && attr(el, "data-root") === "true") ?? elements.find((el) => attr(el, "data-composition-id") !== undefined);
 }
 
 function readVideo(

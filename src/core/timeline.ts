@@ -29,12 +29,26 @@ export interface ClipWindow {
   natural: boolean;
   /** Seconds into the source at `start` (the media start, advanced by any preroll). */
   mediaStart: Micros;
+  /** Its start on its own file's timeline (a reference resolved), the same for every instance. */
+  localStart: Micros;
+  /** Its own end there (`data-end`, or start + `data-duration`); undefined when natural. */
+  localEnd?: Micros;
+}
+
+/** A host's window on its own file's timeline, references resolved: where the mounted file starts and what caps it. */
+export interface HostWindow {
+  file: string;
+  /** Its index among the file's hosts (`scan.nested`). */
+  index: number;
+  start: Micros;
+  end?: Micros;
 }
 
 export interface Timeline {
   /** The entry root's `data-duration`: nothing is shown from then on. */
   end?: Micros;
   windows: ClipWindow[];
+  hosts: HostWindow[];
   warnings: Warning[];
   /** Videos whose natural length a start reference needs and `natural` did not know. */
   needs: { file: string; video: number }[];
@@ -44,7 +58,8 @@ export interface Timeline {
 export type NaturalLength = (file: string, ref: VideoRef) => Micros | undefined;
 
 export function resolveTimeline(entry: string, files: ReadonlyMap<string, TimelineFile>, natural: NaturalLength = () => undefined): Timeline {
-  const timeline: Timeline = { end: files.get(entry)?.scan.duration, windows: [], warnings: [], needs: [] };
+  const timeline: Timeline = { end: files.get(entry)?.scan.duration, windows: [], hosts: [], warnings: [], needs: [] };
+  const hostsSeen = new Set<string>();
   const starts = new StartResolver(files, natural, timeline);
 
   const walk = (file: string, offset: Micros, cap: Micros | undefined, stack: string[]): void => {
@@ -59,11 +74,16 @@ export function resolveTimeline(entry: string, files: ReadonlyMap<string, Timeli
       const cut = Math.max(0, -absolute);
       const start = absolute + cut;
       if (end !== undefined && end <= start) continue;
-      timeline.windows.push({ file, ref, start, end, natural: own.end === undefined, mediaStart: ref.mediaStart + scaleMicros(cut, ref.playbackRate) });
+      const mediaStart = ref.mediaStart + scaleMicros(cut, ref.playbackRate);
+      timeline.windows.push({ file, ref, start, end, natural: own.end === undefined, mediaStart, localStart: own.start, localEnd: own.end });
     }
     tree.scan.nested.forEach((host, i) => {
       const mounted = tree.mounts[i];
       const own = ownWindow(host.timing, starts.start(file, host.timing, host.loc), true);
+      if (own && !hostsSeen.has(`${file}#${i}`)) {
+        hostsSeen.add(`${file}#${i}`);
+        timeline.hosts.push({ file, index: i, ...own });
+      }
       if (!mounted || !own || stack.includes(mounted)) return;
       const hostCap = minDefined(own.end === undefined ? undefined : own.end + offset, cap);
       if (hostCap !== undefined && own.start + offset >= hostCap) return;
@@ -162,6 +182,9 @@ class StartResolver {
 /** A window once its source's length is known: what it extracts and how it shows (DESIGN §3.2). */
 export interface ResolvedClip {
   start: Micros;
+  /** The window's start on its own file's timeline, and its own end there (undefined when natural). */
+  localStart: Micros;
+  localEnd?: Micros;
   /** When it stops showing; undefined for a loop that never ends. */
   end?: Micros;
   /** Seconds into the source at `start`: the time of frame 1. */
@@ -183,7 +206,7 @@ export function resolveClip(w: ClipWindow, available: Micros): ResolvedClip {
   const rest = Math.max(0, available - w.mediaStart);
   const restOnTimeline = Math.floor(rest / rate);
   const visible = w.end === undefined ? undefined : w.end - w.start;
-  const base = { start: w.start, mediaStart: w.mediaStart };
+  const base = { start: w.start, localStart: w.localStart, localEnd: w.localEnd, mediaStart: w.mediaStart };
   if (w.ref.loop) {
     const span = visible === undefined ? rest : Math.min(rest, scaleMicros(visible, rate));
     return { ...base, end: w.end, span, cycle: restOnTimeline };
@@ -197,4 +220,23 @@ export function unionSpan(clips: readonly ResolvedClip[]): { mediaStart: Micros;
   const mediaStart = Math.min(...clips.map((c) => c.mediaStart));
   const end = Math.max(...clips.map((c) => c.mediaStart + c.span));
   return { mediaStart, span: end - mediaStart };
+}
+
+/** The timelines of one run's entries, by composition file: what planning and the output read. */
+export class TreeTiming {
+  readonly windows = new Map<string, ClipWindow[]>();
+  readonly hosts = new Map<string, HostWindow[]>();
+  /** Entry files' ends. */
+  readonly ends = new Map<string, Micros>();
+
+  /** Add an entry's timeline; a file several entries mount gets every window (a host's is the same in each). */
+  add(entry: string, timeline: Timeline): this {
+    for (const w of timeline.windows) this.windows.set(w.file, [...(this.windows.get(w.file) ?? []), w]);
+    for (const h of timeline.hosts) {
+      const known = this.hosts.get(h.file) ?? [];
+      if (!known.some((k) => k.index === h.index)) this.hosts.set(h.file, [...known, h]);
+    }
+    if (timeline.end !== undefined) this.ends.set(entry, timeline.end);
+    return this;
+  }
 }

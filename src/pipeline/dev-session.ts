@@ -3,11 +3,10 @@ import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
 import { isFramecacheError, warningLine, type FramecacheError } from "../core/errors.js";
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
-import { frameAttributes as framesOf } from "../core/frames.js";
-import { setVideoAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
+import { setAttributes, videoAttributes, videoSkeleton, type AttributeEdits } from "../core/html.js";
 import { logBug, type Logger } from "../core/logger.js";
 import type { Task } from "../core/plan.js";
-import type { ClipWindow } from "../core/timeline.js";
+import { TreeTiming } from "../core/timeline.js";
 import { scanComposition, type VideoRef } from "../core/scan.js";
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
@@ -15,6 +14,7 @@ import type { Composition } from "./compositions.js";
 import { changedVideos, readyLine } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
 import type { Engine } from "./engine.js";
+import { layoutEdits, videoEdits } from "./output.js";
 import { withLocation, type Outcome, type PlannedVideo } from "./results.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
@@ -40,6 +40,8 @@ interface Served {
   /** Per `<video>` in document order: its attributes plus the frame attributes. */
   attributes: Record<string, string>[];
   frameAttributes: Map<number, Record<string, string>>;
+  /** What its hosts and root are given. */
+  layout: Pick<AttributeEdits, "hosts" | "root">;
   errors: number;
   started: number;
 }
@@ -86,7 +88,7 @@ export class DevSession {
       await this.planRoot(root);
       const served = this.served.get(real);
       const videos = [...(this.roots.get(root) ?? [])].reduce((n, f) => n + (this.served.get(f)?.videos.length ?? 0), 0);
-      return { html: served ? setVideoAttributes(html, served.frameAttributes) : html, videos };
+      return { html: served ? setAttributes(html, { videos: served.frameAttributes, ...served.layout }) : html, videos };
     });
   }
 
@@ -113,7 +115,7 @@ export class DevSession {
       const scan = scanComposition(html, served.composition.label);
       for (const w of scan.warnings) this.engine.logger.warn(warningLine(w));
       const updated = { ...served.composition, html, scan };
-      const videos = await this.commit(updated, await this.windowsOf(updated));
+      const videos = await this.commit(updated, await this.timingOf(updated));
       if (videos.length > 0) this.options.send({ compositions: [{ composition: served.composition.label, videos }] });
       return "update";
     });
@@ -171,17 +173,17 @@ export class DevSession {
   private async planRoot(root: string): Promise<void> {
     const { compositions, errors } = await this.engine.load([root]);
     for (const error of errors) this.fail(error);
-    const windows = await this.engine.windows(root, compositions);
-    await Promise.all([...compositions.values()].map((c) => this.commit(c, windows.get(c.file) ?? [])));
+    const timing = new TreeTiming().add(root, await this.engine.timeline(root, compositions));
+    await Promise.all([...compositions.values()].map((c) => this.commit(c, timing)));
     this.roots.set(root, new Set(compositions.keys()));
   }
 
-  /** The windows of a composition's videos on its root's timeline, the composition taken as it is now. */
-  private async windowsOf(composition: Composition): Promise<ClipWindow[]> {
+  /** The timeline of a composition's root, the composition taken as it is now. */
+  private async timingOf(composition: Composition): Promise<TreeTiming> {
     const root = this.rootOf(composition.file);
     const tree = new Map([...(this.roots.get(root) ?? [])].flatMap((f) => (this.served.has(f) ? [[f, this.served.get(f)!.composition] as const] : [])));
     tree.set(composition.file, composition);
-    return (await this.engine.windows(root, tree)).get(composition.file) ?? [];
+    return new TreeTiming().add(root, await this.engine.timeline(root, tree));
   }
 
   /**
@@ -189,15 +191,15 @@ export class DevSession {
    * Failed extractions are tried again for a page request or an edit of the composition ("all"),
    * or for a change of their own source, never for an unrelated file's change.
    */
-  private async commit(composition: Composition, windows: ClipWindow[], retry: "all" | string = "all"): Promise<UpdatedVideo[]> {
+  private async commit(composition: Composition, timing: TreeTiming, retry: "all" | string = "all"): Promise<UpdatedVideo[]> {
     const started = performance.now();
-    const { videos, errors } = await this.engine.plan(composition, windows);
+    const { videos, errors } = await this.engine.plan(composition, timing.windows.get(composition.file) ?? []);
     if (this.disposed) return [];
     for (const error of errors) this.fail(error);
-    const frameAttributes = new Map(videos.map((v) => [v.ref.index, framesOf(devFramesUrl(v.task.entry, v.task.format), v.task.frameCount, v.task.fps)]));
+    const frameAttributes = new Map(videos.map((v) => [v.ref.index, videoEdits(v, devFramesUrl(v.task.entry, v.task.format), v.task.frameCount)]));
     const attributes = videoAttributes(composition.html).map((attrs, i) => ({ ...attrs, ...frameAttributes.get(i) }));
     const previous = this.served.get(composition.file);
-    this.served.set(composition.file, { composition, videos, attributes, frameAttributes, errors: errors.length, started });
+    this.served.set(composition.file, { composition, videos, attributes, frameAttributes, layout: layoutEdits(composition.file, timing), errors: errors.length, started });
     await Promise.all(videos.map((v) => this.track(v.task, v.ref, retry === "all" || retry === v.task.source)));
     for (const v of videos) this.watchSource(v.task.source);
     this.supersede();
@@ -282,7 +284,7 @@ export class DevSession {
     const affected = [...this.served.values()].filter((s) => s.errors > 0 || s.videos.some((v) => v.task.source === file));
     const update: FramecacheUpdate = { compositions: [] };
     for (const served of affected) {
-      const videos = await this.commit(served.composition, await this.windowsOf(served.composition), file);
+      const videos = await this.commit(served.composition, await this.timingOf(served.composition), file);
       if (videos.length > 0) update.compositions.push({ composition: served.composition.label, videos });
     }
     if (update.compositions.length > 0) this.options.send(update);

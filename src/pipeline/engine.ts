@@ -3,7 +3,7 @@ import { FramecacheError } from "../core/errors.js";
 import { dedupeWarnings, type DedupedLogger, type Logger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
 import type { Task } from "../core/plan.js";
-import type { ClipWindow } from "../core/timeline.js";
+import { TreeTiming } from "../core/timeline.js";
 import { emptyReport, type ExtractionProgress, type Report } from "../core/report.js";
 import { seeksByTable } from "../core/ffmpeg-args.js";
 import type { Binaries } from "../media/binaries.js";
@@ -21,6 +21,14 @@ import { StoreDir } from "./store-dir.js";
 import { ExtractionStrategy } from "./strategy.js";
 
 export type { CacheOutcome, Outcome, PlannedVideo, VideoResult } from "./results.js";
+
+export interface RunResult {
+  compositions: Map<string, Composition>;
+  results: VideoResult[];
+  errors: FramecacheError[];
+  /** The entries' timelines, which the output writes into the HTML. */
+  timing: TreeTiming;
+}
 
 export interface EngineOptions extends ProjectPaths {
   options: ResolvedOptions;
@@ -107,8 +115,8 @@ export class Engine {
     return this.planner.load(roots);
   }
 
-  windows(...args: Parameters<Planner["windows"]>): ReturnType<Planner["windows"]> {
-    return this.planner.windows(...args);
+  timeline(...args: Parameters<Planner["timeline"]>): ReturnType<Planner["timeline"]> {
+    return this.planner.timeline(...args);
   }
 
   plan(...args: Parameters<Planner["plan"]>): ReturnType<Planner["plan"]> {
@@ -149,16 +157,13 @@ export class Engine {
   }
 
   /** Plan and extract everything under the given root compositions. */
-  async run(roots: string[], signal?: AbortSignal): Promise<{ compositions: Map<string, Composition>; results: VideoResult[]; errors: FramecacheError[] }> {
+  async run(roots: string[], signal?: AbortSignal): Promise<RunResult> {
     const started = performance.now();
     const { compositions, errors } = await this.load(roots);
-    // Every root is an entry with a timeline of its own; a file several of them mount gets every window.
-    const windows = new Map<string, ClipWindow[]>();
-    for (const root of new Set(roots)) {
-      if (!compositions.has(root)) continue;
-      for (const [file, shown] of await this.windows(root, compositions)) windows.set(file, [...(windows.get(file) ?? []), ...shown]);
-    }
-    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c, windows.get(c.file) ?? [])));
+    // Every root is an entry with a timeline of its own.
+    const timing = new TreeTiming();
+    for (const root of new Set(roots)) if (compositions.has(root)) timing.add(root, await this.timeline(root, compositions));
+    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c, timing.windows.get(c.file) ?? [])));
     const select = this.config.select;
     const videos = planned.flatMap((p) => p.videos).filter((v) => !select || select(v.task));
     errors.push(...planned.flatMap((p) => p.errors));
@@ -186,7 +191,7 @@ export class Engine {
     await this.remote?.flush();
     if (known) explainMisses(results, known, this.logger);
     this.report.totalMs += performance.now() - started;
-    return { compositions, results, errors };
+    return { compositions, results, errors, timing };
   }
 
   /** Add results to the report's counts. */

@@ -1,25 +1,42 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { frameAttributes, framePattern } from "../core/frames.js";
-import { setVideoAttributes } from "../core/html.js";
+import { setAttributes, type AttributeEdits } from "../core/html.js";
+import type { TreeTiming } from "../core/timeline.js";
+import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntry } from "../store/emit.js";
 import type { Composition } from "./compositions.js";
-import type { VideoResult } from "./results.js";
+import type { PlannedVideo, VideoResult } from "./results.js";
 
 /** Where frames live relative to the output root: `assets/frames/<entry>`. */
 export function framesDir(assetsDir: string, entry: string): string {
   return [assetsDir, "frames", entry].filter(Boolean).join("/");
 }
 
-/** Rewrite a composition's `<video>` elements with the frames each one shows. */
-export function rewriteComposition(html: string, composition: Composition, results: VideoResult[], urlPrefix: string, assetsDir: string): string {
-  const edits = new Map<number, Record<string, string>>();
+/**
+ * Rewrite a composition: each `<video>` gets the frames it shows and its resolved timing, each
+ * host its window, an entry root its end (`timing`, from the run's timelines).
+ */
+export function rewriteComposition(html: string, composition: Composition, results: VideoResult[], urlPrefix: string, assetsDir: string, timing?: TreeTiming): string {
+  const videos = new Map<number, Record<string, string>>();
   for (const v of results) {
     if (v.composition !== composition) continue;
-    edits.set(v.ref.index, frameAttributes(`${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`, v.entry.frames, v.task.fps));
+    videos.set(v.ref.index, videoEdits(v, `${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`, v.entry.frames));
   }
-  return setVideoAttributes(html, edits);
+  return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) });
+}
+
+/** What a `<video>` is given in the output, build and dev alike: its frames and its resolved timing. */
+export function videoEdits(v: PlannedVideo, frames: string, count: number): Record<string, string> {
+  const clip = v.clips[0];
+  return { ...frameAttributes(frames, count, v.task.fps), ...(clip && videoTimingAttributes(v.ref, v.task, clip)) };
+}
+
+/** What a composition's hosts and, for an entry, its root are given: their resolved windows. */
+export function layoutEdits(file: string, timing: TreeTiming | undefined): Pick<AttributeEdits, "hosts" | "root"> {
+  const hosts = new Map((timing?.hosts.get(file) ?? []).map((h) => [h.index, hostTimingAttributes(h)]));
+  return { hosts, root: rootTimingAttributes(timing?.ends.get(file)) };
 }
 
 /** One instance of a video on the entry's timeline, resolved: nothing left for a consumer to derive. */

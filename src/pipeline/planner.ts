@@ -6,7 +6,7 @@ import { availableMicros, planTask, type SourceIdentity, type Task } from "../co
 import { timed, type Report } from "../core/report.js";
 import type { VideoRef } from "../core/scan.js";
 import type { Micros, Rational } from "../core/time.js";
-import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type TimelineFile } from "../core/timeline.js";
+import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type Timeline, type TimelineFile } from "../core/timeline.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { addError, withLocation, type PlannedVideo } from "./results.js";
 import { factsKey, type SourceFacts } from "./sources.js";
@@ -37,10 +37,10 @@ export class Planner {
   }
 
   /**
-   * The windows of every video under the entry composition `root` (DESIGN §3), by composition
-   * file. A start reference to a natural-length video probes that video first. Warnings are logged.
+   * The timeline of the entry composition `root` (DESIGN §3): every video's and host's window.
+   * A start reference to a natural-length video probes that video first. Warnings are logged.
    */
-  async windows(root: string, compositions: ReadonlyMap<string, Composition>): Promise<Map<string, ClipWindow[]>> {
+  async timeline(root: string, compositions: ReadonlyMap<string, Composition>): Promise<Timeline> {
     const files = new Map<string, TimelineFile>();
     const add = (file: string | undefined): void => {
       const composition = file === undefined || files.has(file) ? undefined : compositions.get(file);
@@ -65,9 +65,7 @@ export class Planner {
       timeline = resolveTimeline(root, files, natural);
     }
     for (const warning of timeline.warnings) this.logger.warn(warningLine(warning));
-    const byFile = new Map<string, ClipWindow[]>();
-    for (const w of timeline.windows) byFile.set(w.file, [...(byFile.get(w.file) ?? []), w]);
-    return byFile;
+    return timeline;
   }
 
   /**
@@ -135,5 +133,5 @@ export class Planner {
 
 /** A video's window on its own file's timeline, as when that file is the entry and has no end. */
 function ownWindow(file: string, ref: VideoRef): ClipWindow {
-  return { file, ref, start: ref.start, end: ref.end, natural: ref.end === undefined, mediaStart: ref.mediaStart };
+  return { file, ref, start: ref.start, end: ref.end, natural: ref.end === undefined, mediaStart: ref.mediaStart, localStart: ref.start, localEnd: ref.end };
 }

@@ -12,21 +12,30 @@ export interface ClipTiming {
   fps: number;
   /** `data-frame-count`. */
   frameCount: number;
+  /** `data-frame-loop`: seconds of one pass through the source, when the clip loops. */
+  loop?: number;
+  /** `data-frame-lead`: seconds of the clip before its frame 1 (frames before 0 are never extracted). */
+  lead?: number;
 }
 
 const EPSILON = 1e-9;
 
 /**
- * The 0-based frame shown at composition time `t`, or undefined when the clip is
- * hidden (outside `[start, end]`). `floor(local · rate · fps + 1e-9)`: the epsilon
- * keeps `0.7 · 30 = 20.999…` on frame 21, as the extractor's exact arithmetic does.
+ * The 0-based frame shown at time `t` of the clip's file, or undefined when the clip is hidden
+ * (outside `[start, end]`, or past `cap`, where its hosts cut it off). `floor(local · rate · fps + 1e-9)`,
+ * `local` taken modulo the loop cycle when it loops: the epsilon keeps `0.7 · 30 = 20.999…` on
+ * frame 21, as the extractor's exact arithmetic does. A clip without an end stops after its
+ * frames, unless it loops.
  */
-export function frameIndexAt(t: number, clip: ClipTiming): number | undefined {
+export function frameIndexAt(t: number, clip: ClipTiming, cap = Infinity): number | undefined {
   if (!(clip.frameCount >= 1) || !(clip.fps > 0) || !(clip.rate > 0) || !Number.isFinite(t)) return undefined;
-  const end = clip.end ?? clip.start + clip.frameCount / (clip.fps * clip.rate);
+  const lead = clip.lead ?? 0;
+  const loop = clip.loop !== undefined && clip.loop > 0 ? clip.loop : undefined;
+  const end = Math.min(cap, clip.end ?? (loop ? Infinity : clip.start + lead + clip.frameCount / (clip.fps * clip.rate)));
   const local = t - clip.start;
   if (local < -EPSILON || t > end + EPSILON || end <= clip.start) return undefined;
-  const index = Math.floor(Math.max(0, local) * clip.rate * clip.fps + EPSILON);
+  const shown = loop ? Math.max(0, local) % loop : Math.max(0, local);
+  const index = Math.floor(Math.max(0, shown - lead) * clip.rate * clip.fps + EPSILON);
   return Math.min(index, clip.frameCount - 1);
 }
 
@@ -51,8 +60,23 @@ export function parseFrameRate(text: string | null | undefined): number {
 /** A strict number attribute, as the scanner reads them: `Number(v)`, finite and non-empty. */
 export const numberAttribute = parseStrictNumber;
 
-/** Timing of a clip from its attributes, with the scanner's rules (end wins over duration, rate clamped). */
+/**
+ * Timing of a clip from its attributes: the resolved `data-frame-*` timing the plugin writes, else
+ * (a page it did not build) the scanner's rules on the authored ones (end wins over duration, rate clamped).
+ */
 export function clipTiming(attr: (name: string) => string | null): ClipTiming {
+  const frames = { fps: parseFrameRate(attr("data-frame-fps")), frameCount: Math.floor(numberAttribute(attr("data-frame-count")) ?? 0) };
+  const resolvedStart = numberAttribute(attr("data-frame-start"));
+  if (resolvedStart !== undefined) {
+    return {
+      start: resolvedStart,
+      end: numberAttribute(attr("data-frame-end")),
+      rate: numberAttribute(attr("data-frame-rate")) ?? 1,
+      loop: numberAttribute(attr("data-frame-loop")),
+      lead: numberAttribute(attr("data-frame-lead")),
+      ...frames,
+    };
+  }
   const start = Math.max(0, numberAttribute(attr("data-start")) ?? 0);
   const endAttr = numberAttribute(attr("data-end"));
   const duration = numberAttribute(attr("data-duration"));
@@ -61,7 +85,6 @@ export function clipTiming(attr: (name: string) => string | null): ClipTiming {
     start,
     end,
     rate: clampRate(numberAttribute(attr("data-playback-rate")) ?? 1),
-    fps: parseFrameRate(attr("data-frame-fps")),
-    frameCount: Math.floor(numberAttribute(attr("data-frame-count")) ?? 0),
+    ...frames,
   };
 }

@@ -80,7 +80,8 @@ export function createPreview(root: ParentNode, options: PreviewOptions = {}): P
       if (!pattern) continue;
       seen.add(video);
       const clip = clipTiming((name) => video.getAttribute(name));
-      const index = frameIndexAt(time - offsetOf(video, root), clip);
+      const { offset, cap } = placement(video, root);
+      const index = frameIndexAt(time - offset, clip, cap - offset);
       const img = overlayFor(video);
       if (index === undefined) {
         img.style.display = "none";
@@ -184,15 +185,32 @@ export async function mountNested(root: ParentNode): Promise<void> {
   );
 }
 
-/** Seconds by which enclosing compositions shift a clip's timeline (the root's own start is not counted). */
-function offsetOf(video: Element, root: ParentNode): number {
-  let offset = 0;
-  for (let el = video.parentElement; el && el !== root; el = el.parentElement) {
-    if (el.hasAttribute("data-composition-src") || el.hasAttribute("data-composition-id")) {
-      offset += Math.max(0, numberAttribute(el.getAttribute("data-start")) ?? 0);
-    }
+/**
+ * Where a clip's file sits on the timeline of `root`: the sum of its hosts' starts, and the earliest
+ * cut-off above it (a host's end, the entry's end), both as the plugin resolved them (`data-frame-start`,
+ * `data-frame-end`). On a page the plugin did not build, enclosing compositions with a `data-start`
+ * offset it, as before.
+ */
+function placement(video: Element, root: ParentNode): { offset: number; cap: number } {
+  const resolved = video.hasAttribute("data-frame-start");
+  const above: Element[] = [];
+  for (let el = video.parentElement; el; el = el.parentElement) {
+    above.unshift(el);
+    if (el === root) break;
   }
-  return offset;
+  let offset = 0;
+  let cap = Infinity;
+  for (const el of above) {
+    if (!resolved) {
+      const composed = el !== root && (el.hasAttribute("data-composition-src") || el.hasAttribute("data-composition-id"));
+      if (composed) offset += Math.max(0, numberAttribute(el.getAttribute("data-start")) ?? 0);
+      continue;
+    }
+    const end = numberAttribute(el.getAttribute("data-frame-end"));
+    if (end !== undefined) cap = Math.min(cap, offset + end);
+    offset += numberAttribute(el.getAttribute("data-frame-start")) ?? 0;
+  }
+  return { offset, cap };
 }
 
 function syncDataAttributes(el: Element, attributes: Record<string, string>): void {

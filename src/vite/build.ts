@@ -50,7 +50,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
         const composition = built?.compositions.get(resolve(ctx.filename));
         if (!built || !composition) return html;
         const { base, assetsDir } = shared.context;
-        return rewriteComposition(html, composition, built.results, base, assetsDir);
+        return rewriteComposition(html, composition, built.results, base, assetsDir, built.timing);
       },
     },
 
@@ -62,7 +62,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
       outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
       for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
-        const html = rewriteComposition(composition.html, composition, built.results, base, assetsDir);
+        const html = rewriteComposition(composition.html, composition, built.results, base, assetsDir, built.timing);
         this.emitFile({ type: "asset", fileName: composition.label, source: html });
       }
       const all = [...built.results, ...run.imported];

@@ -1,14 +1,8 @@
-import type { FramecacheError } from "../core/errors.js";
-import type { Composition } from "../pipeline/compositions.js";
 import type { DevSession } from "../pipeline/dev-session.js";
-import { Engine, type VideoResult } from "../pipeline/engine.js";
+import { Engine, type RunResult, type VideoResult } from "../pipeline/engine.js";
 import type { PluginContext } from "./context.js";
 
-export interface BuildRun {
-  compositions: Map<string, Composition>;
-  results: VideoResult[];
-  errors: FramecacheError[];
-}
+export type BuildRun = RunResult;
 
 /**
  * One build (from buildStart, or from the first `?frames` import when nothing started one)
