@@ -71,10 +71,10 @@ function patterns(page: Page): Promise<Record<string, string>> {
 /** Expected overlay per time: [frame file number, source frame] or null for hidden. */
 type Expected = Record<string, [number, number] | null>;
 
-async function expectFrames(page: Page, table: [number, Expected][]): Promise<void> {
+async function expectFrames(page: Page, table: [number, Expected][], seekTo = seek): Promise<void> {
   const pattern = await patterns(page);
   for (const [t, expected] of table) {
-    await seek(page, t);
+    await seekTo(page, t);
     const actual = await shown(page);
     const want = Object.fromEntries(
       Object.entries(expected).map(([id, e]) => [id, e && { file: pattern[id]!.replace("%05d", String(e[0]).padStart(5, "0")), source: e[1] }]),
@@ -157,6 +157,66 @@ describe("the example's scrubber in Chromium against the dev server", () => {
     await until(() => page.evaluate(reloaded).catch(() => false), "the page to reload");
     await expectFrames(page, [[0.25, { opening: [8, 74], closing: null, "intro-clip": null }]]);
     expect(ffmpeg.runs()).toBe(7);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("the runtime under the HyperFrames runtime in Chromium", () => {
+  const HYPERFRAMES = join(__dirname, "../node_modules/@hyperframes/core/dist/hyperframe.runtime.iife.js");
+
+  /** Seek HyperFrames' own player; the preview follows it on the next animation frame, with no call of ours. */
+  const seekPlayer = async (page: Page, t: number) => {
+    await page.evaluate((t) => (window as unknown as { __player: { seek(t: number): void } }).__player.seek(t), t);
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  };
+
+  it("follows window.__player: a loop modulo its cycle, a host's window and its end, as the plugin resolved them", async () => {
+    mkdirSync(join(dir, "media"));
+    mkdirSync(join(dir, "public"));
+    makeCodedVideo(join(dir, "media/two.mp4"), { seconds: 2 });
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 6 });
+    cpSync(HYPERFRAMES, join(dir, "public/hyperframe.runtime.js"));
+    writeFileSync(
+      join(dir, "index.html"),
+      `<!doctype html>
+<html><body>
+<div id="stage" data-composition-id="main" data-root="true" data-duration="8" data-fps="30" data-width="192" data-height="32">
+  <video id="loop" src="media/two.mp4" data-start="0" data-duration="6" loop muted></video>
+  <div id="host" data-composition-src="scene.html" data-start="3" data-end="5"></div>
+</div>
+<script src="/hyperframe.runtime.js"></script>
+<script type="module">
+  import { createPreview, mountNested } from "vite-plugin-framecache/runtime";
+  const stage = document.getElementById("stage");
+  await mountNested(stage);
+  createPreview(stage);
+  document.body.dataset.ready = "true";
+</script>
+</body></html>
+`,
+    );
+    writeFileSync(join(dir, "scene.html"), `<div data-composition-id="scene"><template><video id="clip" src="media/clip.mp4" data-duration="5" muted></video></template></div>\n`);
+    dev = await startDev(dir, { cacheDir: join(dir, "cache") }, { resolve: { alias: { "vite-plugin-framecache/runtime": RUNTIME } } });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${dev.origin}/index.html`);
+    await page.waitForFunction(() => document.body.dataset.ready === "true" && (window as unknown as { __playerReady?: boolean }).__playerReady === true);
+
+    // loop: 2 s of source shown over and over for 6 s; clip: its 5 s cut to its host's 3–5 s.
+    await expectFrames(
+      page,
+      [
+        [0, { loop: [1, 0], clip: null }],
+        [1.5, { loop: [46, 45], clip: null }],
+        [2.5, { loop: [16, 15], clip: null }],
+        [3.5, { loop: [46, 45], clip: [16, 15] }],
+        [4.9, { loop: [28, 27], clip: [58, 57] }],
+        [5.5, { loop: [46, 45], clip: null }],
+        [6.5, { loop: null, clip: null }],
+      ],
+      seekPlayer,
+    );
     expect(errors).toEqual([]);
   });
 });

@@ -13,6 +13,16 @@ export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/
 export interface PreviewOptions {
   /** Frames fetched ahead of the one shown, per video. @default 3 */
   preload?: number;
+  /**
+   * On a page that runs the HyperFrames runtime (`window.__player`), show the player's time on
+   * every animation frame, on seek and during playback, without the page calling `seek`. @default true
+   */
+  followPlayer?: boolean;
+}
+
+/** What the preview reads of the HyperFrames runtime's player. */
+interface HyperframesPlayer {
+  getTime(): number;
 }
 
 export interface Preview {
@@ -32,9 +42,9 @@ const PREFETCH_KEPT = 64;
 /**
  * Replace each `<video data-frames>` under `root` by an `<img class="framecache-frame">`
  * placed right after it (the video is hidden; its inline style and size are copied),
- * showing frame `floor((t − start) · rate · fps + 1e-9)` and hidden outside the
- * clip's `[start, end]`. Clips inside nested compositions (`data-composition-src`
- * or `data-composition-id` ancestors with a `data-start`) are offset by it.
+ * showing frame `floor((t − start) · rate · fps + 1e-9)` (modulo its cycle when it loops)
+ * and hidden outside the clip's `[start, end]` and past its hosts' ends, all from the
+ * timing the plugin resolved (`data-frame-*`); a clip is offset by its hosts' starts.
  *
  * In `vite dev`, the plugin delivers `framecache:update` as a DOM event on `window`;
  * the preview applies it in place and the page does not reload.
@@ -113,6 +123,22 @@ export function createPreview(root: ParentNode, options: PreviewOptions = {}): P
   };
   if (typeof window !== "undefined") window.addEventListener(UPDATE_EVENT, onUpdate);
 
+  // The player may load after this module: look for it on every frame, and follow only its changes,
+  // so a page's own seek holds while the player stands still.
+  let followed: number | undefined;
+  let frame: number | undefined;
+  const follow = (): void => {
+    const player = (window as { __player?: Partial<HyperframesPlayer> }).__player;
+    const t = typeof player?.getTime === "function" ? player.getTime() : undefined;
+    if (typeof t === "number" && Number.isFinite(t) && t !== followed) {
+      followed = t;
+      time = t;
+      render();
+    }
+    frame = requestAnimationFrame(follow);
+  };
+  if (options.followPlayer !== false && typeof requestAnimationFrame === "function") frame = requestAnimationFrame(follow);
+
   return {
     seek(t: number) {
       time = t;
@@ -123,6 +149,7 @@ export function createPreview(root: ParentNode, options: PreviewOptions = {}): P
     },
     destroy() {
       if (typeof window !== "undefined") window.removeEventListener(UPDATE_EVENT, onUpdate);
+      if (frame !== undefined) cancelAnimationFrame(frame);
       for (const [video, overlay] of overlays) {
         overlay.img.remove();
         video.style.display = overlay.display;
