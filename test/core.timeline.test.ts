@@ -116,6 +116,23 @@ describe("the timeline of an entry composition", () => {
     expect(t.warnings[0]!.message).toContain('data-start="nowhere + 1"');
   });
 
+  it("caps a host by the smaller of its data-end and its start plus data-duration", () => {
+    const t = windows({
+      "index.html": root(`<div data-composition-src="scene.html" data-start="1" data-end="5" data-duration="2"></div>`),
+      "scene.html": root(`<video id="clip" src="a.mp4" data-duration="9"></video>`),
+    });
+    expect(t.shown).toEqual([["clip", 1, 3, 0]]);
+  });
+
+  it("names an element with no timing of its own (it ends where it starts), and only in the same file", () => {
+    const t = windows({
+      "index.html": root(`<h1 id="title"></h1><video id="v" src="a.mp4" data-start="title + 2" data-duration="1"></video><div data-composition-src="scene.html"></div>`),
+      "scene.html": root(`<video id="w" src="a.mp4" data-start="title + 1" data-duration="1"></video>`),
+    });
+    expect(t.shown).toEqual([["v", 2, 3, 0], ["w", 0, 1, 0]]);
+    expect(t.warnings.map((w) => [w.loc.file, w.message])).toEqual([["scene.html", expect.stringContaining('names no element with id or data-composition-id "title" in this file')]]);
+  });
+
   it("takes an id with a dash and a number for a name, as HyperFrames does, and a digit-first value for a typo", () => {
     const t = windows({ "index.html": root(`<div id="intro-0.5" data-duration="2"></div><video id="v" src="a.mp4" data-start="intro-0.5" data-duration="1"></video>`) });
     expect(t.shown).toEqual([["v", 2, 3, 0]]);

@@ -83,6 +83,13 @@ describe("dev: edits of the timeline", () => {
       expect(updates.at(-1)!.compositions[0]!.videos[0]!.attributes).toMatchObject({ "data-frame-loop": "2", "data-frame-end": "3" });
       expect([looped.aroll, looped.c]).toEqual([wider.aroll, wider.c]);
       expect(ffmpeg.runs()).toBe(6);
+
+      // A host placed by a reference moves when the video it names changes: the page reloads, not just that video.
+      expect(await edit(index, 'data-start="0" data-end="2.5"', 'data-start="b - 2.5" data-duration="2.5"')).toBe("reload");
+      const referenced = await serve();
+      expect(await edit(index, 'data-duration="3" loop', 'data-duration="2.9" loop')).toBe("reload");
+      expect(await serve()).toEqual(referenced);
+      expect(ffmpeg.runs()).toBe(6);
     } finally {
       await session.dispose();
     }

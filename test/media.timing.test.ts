@@ -94,6 +94,13 @@ describe.each(FFMPEG_BUILDS)("frame timing with ffmpeg from $label", (build) => 
     expect(run.byId.a!.task.input.t).toBe("sample=last");
   });
 
+  it("at 30000/1001, data-media-start=1 (just before frame 30, at 1.001 s) starts on frame 29, the one on screen", async () => {
+    makeCodedVideo(clip("ntsc.mp4"), { seconds: 3, fps: "30000/1001" });
+    const run = await extract([videoTag("a", "ntsc.mp4", { "data-duration": "0.5", "data-media-start": "1" })], { dataFps: "30000/1001" });
+    expect(readFrameNumbers(run.byId.a!.entry.dir)).toEqual(range(29, 15));
+    expect(run.byId.a!.task.input.t).toBe("sample=last");
+  });
+
   it("an on-tick clip keeps the key the HyperFrames v2 engine gives it (no t)", async () => {
     makeCodedVideo(clip("c.mp4"), { seconds: 2 });
     const run = await extract([videoTag("a", "c.mp4", { "data-duration": "1", "data-media-start": "0.5" })]);

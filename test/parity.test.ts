@@ -96,6 +96,19 @@ const rows: Row[] = [
     },
     expect: { c: { frames: 60, at: [[[0.25, 7], [0.6, null]], [[3.9, null], [4, 0], [5.5, 45]]] } },
   },
+  {
+    name: "a natural clip a host at -9 s pushes past its source's end never shows; one with an end holds its last frame",
+    files: {
+      "index.html": main(`<div data-composition-src="scene.html" data-start="-9"></div>` + v("a", "two.mp4", 'data-duration="1"')),
+      "scene.html": scene(v("gone", "clip.mp4") + v("held", "clip.mp4", 'data-duration="10"')),
+    },
+    expect: { a: one(30, [[0.5, 15]]), held: one(300, [[0, 239], [0.9, 239], [1.1, null]]) },
+  },
+  {
+    name: "a loop under a host at -1 s keeps its phase in the cycle",
+    files: { "index.html": main(`<div data-composition-src="scene.html" data-start="-1"></div>`), "scene.html": scene(v("l", "two.mp4", 'data-duration="4" loop')) },
+    expect: { l: one(60, [[0, 30], [1.5, 15], [2.9, 57], [3.1, null]]) },
+  },
   { name: "a 2 s source looping for 6 s", files: { "index.html": main(v("l", "two.mp4", 'data-duration="6" loop')) }, expect: { l: one(60, [[0.5, 15], [2.5, 15], [5.9, 57], [6.1, null]]) } },
   { name: "a loop from 1 s into its source", files: { "index.html": main(v("l", "two.mp4", 'data-media-start="1" data-duration="3" loop')) }, expect: { l: one(30, [[0.5, 45], [1.5, 45], [2.9, 57]]) } },
   { name: "a loop with no end, cut by the root", files: { "index.html": main(v("l", "two.mp4", "loop"), 'data-duration="5"') }, expect: { l: one(60, [[4.5, 15], [5.1, null]]) } },

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { frameFileName } from "../src/core/frames.js";
@@ -89,6 +89,20 @@ describe("trim edits reuse the frames of an entry of the same source", () => {
       expect([linked[0], linked.at(-1)]).toEqual(c.linked);
     });
   }
+
+  it("takes nothing from an entry the filesystem will not read (a frame that is now a directory): extracts instead, and warns", async () => {
+    const root = project("unreadable");
+    const first = await runEngine(root, [tag("v", { ms: 0.5, d: 1 })], { dataFps: 30 });
+    const donor = first.byId.v!.entry;
+    const frame = join(donor.dir, frameFileName(10, "jpg"));
+    rmSync(frame);
+    mkdirSync(frame);
+    const second = await runEngine(root, [tag("v", { ms: 0.5, d: 2 })], { dataFps: 30 });
+    expect(second.errors).toEqual([]);
+    expect(second.warnings).toEqual([expect.stringMatching(new RegExp(`the frames of .*${donor.name} cannot be read \\(EISDIR\\); extracting instead`))]);
+    const [expected] = await fresh([{ ms: 0.5, d: 2 }]);
+    expect(hashes(second.byId.v!.entry.dir, 60, "jpg")).toEqual(expected);
+  });
 
   it("takes nothing from an entry whose frame was edited in place (through a build's hard link): extracts instead, and warns", async () => {
     const root = project("damaged");

@@ -182,14 +182,20 @@ export function planTask(ref: VideoRef, clip: { mediaStart: Micros; span: Micros
   };
 }
 
-/** A tenth of a frame either way still rounds to the same tick, whatever the media start's rounding. */
+/** A media start up to a tenth of a frame after a source frame rounds to it under either rule. */
 const ON_TICK = 0.1;
 
+/**
+ * The media start is on a source frame, or just after it (1 µs before counts as on it), and the
+ * source runs at the output rate: every frame then sits on a tick. Just before a frame it does not:
+ * the nearest-frame rule would show that next frame a tick early, where §4 shows the one on screen.
+ */
 function framesOnTicks(info: SourceInfo, fps: Rational, mediaStart: Micros): boolean {
   const rate = info.frameRate;
   if (info.variableFrameRate || !rate || rate.num * fps.den !== fps.num * rate.den) return false;
-  const frames = (mediaStart * rate.num) / (1e6 * rate.den);
-  return Math.abs(frames - Math.round(frames)) < ON_TICK;
+  const onScreen = Math.floor(((mediaStart + 1) * rate.num) / (1e6 * rate.den));
+  const after = mediaStart - (onScreen * rate.den * 1e6) / rate.num;
+  return after < (ON_TICK * rate.den * 1e6) / rate.num;
 }
 
 /** ffmpeg's `scale=w:-2` (or `-2:h`): the other side keeps the aspect, rounded to an even number. */

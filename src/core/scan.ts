@@ -54,8 +54,6 @@ export interface CompositionScan {
   warnings: ScanWarning[];
 }
 
-/** Attributes that make an element with an id a possible target of a start reference. */
-const TIMED = ["data-start", "data-end", "data-duration"];
 const REMOTE = /^(?:https?:|data:|blob:|\/\/)/i;
 const CREATES_VIDEO = /createElement\(\s*["'`]video["'`]\s*\)|<video[\s>]/i;
 
@@ -140,8 +138,8 @@ export function scanComposition(html: string, file: string): CompositionScan {
     const name = attr(el, "id") || attr(el, "data-composition-id");
     const isVideo = el.tagName === "video";
     const index = isVideo ? videoIndex++ : -1;
-    const timed = isVideo || nestedSrc || TIMED.some((a) => attr(el, a) !== undefined);
-    if (!timed) continue;
+    // Videos, hosts and anything a start reference can name take part in the timeline.
+    if (!isVideo && !nestedSrc && !name) continue;
     // One object per element, so the timeline tells an element by it (references, cycles).
     const timing = timingOf(el, !!nestedSrc);
     if (nestedSrc) scan.nested.push({ src: nestedSrc, loc: locate(el, "data-composition-src"), timing });

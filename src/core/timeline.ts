@@ -95,10 +95,12 @@ export function resolveTimeline(entry: string, files: ReadonlyMap<string, Timeli
 }
 
 /** Window of an element on its own file's timeline from its resolved start; undefined when it never shows. */
-function ownWindow(timing: Timing, start: Micros, negative: boolean): { start: Micros; end?: Micros } | undefined {
-  const from = negative ? start : Math.max(0, start);
+function ownWindow(timing: Timing, start: Micros, host: boolean): { start: Micros; end?: Micros } | undefined {
+  const from = host ? start : Math.max(0, start);
   if (timing.duration !== undefined && timing.duration <= 0) return undefined;
-  const end = timing.end ?? (timing.duration === undefined ? undefined : from + timing.duration);
+  const byDuration = timing.duration === undefined ? undefined : from + timing.duration;
+  // A clip's data-end wins over its duration; a host's two are both caps.
+  const end = host ? minDefined(timing.end, byDuration) : (timing.end ?? byDuration);
   if (end !== undefined && end <= from) return undefined;
   return { start: from, end };
 }
@@ -129,7 +131,7 @@ class StartResolver {
     if (known !== undefined) return known;
     const target = this.find(file, ref.id);
     if (!target) {
-      this.warn(loc, `data-start="${ref.text}" names no element with id or data-composition-id "${ref.id}"; it starts at 0`);
+      this.warn(loc, `data-start="${ref.text}" names no element with id or data-composition-id "${ref.id}" in this file; it starts at 0`);
       return this.settle(timing, 0);
     }
     const at = target.element.timing === timing ? this.stack.length : this.stack.indexOf(target.element.timing);
@@ -163,15 +165,13 @@ class StartResolver {
     return start + (length ?? 0);
   }
 
-  /** The element named `id`: in the same file first, then anywhere in the tree. */
+  /**
+   * The element named `id` in the same file: each file has its own clock, and a file mounted
+   * twice has two, so a name in another file has no one end to start from.
+   */
   private find(file: string, id: string): { file: string; element: NamedElement } | undefined {
     const own = this.files.get(file)?.scan.named.find((e) => e.name === id);
-    if (own) return { file, element: own };
-    for (const [other, tree] of this.files) {
-      const element = tree.scan.named.find((e) => e.name === id);
-      if (element) return { file: other, element };
-    }
-    return undefined;
+    return own && { file, element: own };
   }
 
   private warn(loc: Warning["loc"], message: string): void {
@@ -196,23 +196,33 @@ export interface ResolvedClip {
 }
 
 /**
- * The source span a window needs, `available` being the source's video length. A natural clip
- * stops at the source's end or its cap, whichever comes first; one with an end holds its last
- * frame past the source's end; a loop extracts at most one cycle (the rest of the source after
- * the media start) and repeats it.
+ * The source span a window needs, `available` being the source's video length; undefined when it
+ * never shows. A natural clip stops at the source's end or its cap, whichever comes first; one with
+ * an end holds its last frame past the source's end; a loop extracts at most one cycle (the rest of
+ * the source after its media start) and repeats it.
  */
-export function resolveClip(w: ClipWindow, available: Micros): ResolvedClip {
-  const rate = w.ref.playbackRate;
-  const rest = Math.max(0, available - w.mediaStart);
-  const restOnTimeline = Math.floor(rest / rate);
+export function resolveClip(w: ClipWindow, available: Micros): ResolvedClip | undefined {
+  const { ref } = w;
+  const rate = ref.playbackRate;
   const visible = w.end === undefined ? undefined : w.end - w.start;
-  const base = { start: w.start, localStart: w.localStart, localEnd: w.localEnd, mediaStart: w.mediaStart };
-  if (w.ref.loop) {
-    const span = visible === undefined ? rest : Math.min(rest, scaleMicros(visible, rate));
-    return { ...base, end: w.end, span, cycle: restOnTimeline };
+  const base = { start: w.start, localStart: w.localStart, localEnd: w.localEnd };
+  const prerolled = w.mediaStart > ref.mediaStart;
+  if (ref.loop) {
+    // Cycles count from the clip's own media start; a preroll only moves where in one the clip begins.
+    const cycle = Math.max(0, available - ref.mediaStart);
+    const span = visible === undefined || prerolled ? cycle : Math.min(cycle, scaleMicros(visible, rate));
+    return { ...base, end: w.end, mediaStart: ref.mediaStart, span, cycle: Math.floor(cycle / rate) };
   }
-  if (w.natural && (visible === undefined || restOnTimeline <= visible)) return { ...base, end: w.start + restOnTimeline, span: rest };
-  return { ...base, end: w.end, span: scaleMicros(visible!, rate) };
+  const rest = available - w.mediaStart;
+  if (prerolled && rest <= 0 && ref.mediaStart < available) {
+    // The preroll ran past the source's end: a natural clip never shows, one with an end shows the last frame held.
+    if (w.natural) return undefined;
+    const cut = Math.floor((w.mediaStart - ref.mediaStart) / rate);
+    return { ...base, end: w.end, mediaStart: ref.mediaStart, span: scaleMicros(visible! + cut, rate) };
+  }
+  const restOnTimeline = Math.floor(Math.max(0, rest) / rate);
+  if (w.natural && (visible === undefined || restOnTimeline <= visible)) return { ...base, end: w.start + restOnTimeline, mediaStart: w.mediaStart, span: Math.max(0, rest) };
+  return { ...base, end: w.end, mediaStart: w.mediaStart, span: scaleMicros(visible!, rate) };
 }
 
 /** Several instances of one `<video>` share one entry: the source from the earliest media start to the latest end. */

@@ -1,4 +1,5 @@
 import type { UpdatedVideo } from "../core/events.js";
+import type { AttributeEdits } from "../core/html.js";
 import { formatBytes, formatDuration } from "../core/format.js";
 import type { Task } from "../core/plan.js";
 import { videoId } from "../core/video-id.js";
@@ -49,6 +50,12 @@ export function readyLine(label: string, runs: { task: Task; outcome?: Outcome }
   if (failed > 0) parts.push(`${failed} failed`);
   parts.push(`${frames} frames (${formatBytes(bytes)})`, formatDuration(ms));
   return `framecache  ${label} ready · ${parts.join(" · ")}`;
+}
+
+/** Two servings gave a composition's hosts and root the same resolved windows. */
+export function sameLayout(a: Pick<AttributeEdits, "hosts" | "root">, b: Pick<AttributeEdits, "hosts" | "root">): boolean {
+  const text = (l: typeof a) => JSON.stringify([[...(l.hosts ?? [])], l.root ?? {}]);
+  return text(a) === text(b);
 }
 
 function sameAttributes(a: Record<string, string>, b: Record<string, string>): boolean {

@@ -11,7 +11,7 @@ import { scanComposition, type VideoRef } from "../core/scan.js";
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
-import { changedVideos, readyLine } from "./dev-changes.js";
+import { changedVideos, readyLine, sameLayout } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
 import type { Engine } from "./engine.js";
 import { layoutEdits, videoEdits } from "./output.js";
@@ -73,10 +73,6 @@ export class DevSession {
     this.runs = new DevRuns(engine, options);
   }
 
-  storeDir(): Promise<string> {
-    return this.engine.storeDir();
-  }
-
   /**
    * Plan the composition `file` (with the tree it belongs to) and return `html`
    * with dev frame URLs. Extraction continues after this returns.
@@ -116,6 +112,8 @@ export class DevSession {
       for (const w of scan.warnings) this.engine.logger.warn(warningLine(w));
       const updated = { ...served.composition, html, scan };
       const videos = await this.commit(updated, await this.timingOf(updated));
+      // A host moved through a reference (a video's new duration, say): its page and the files it mounts are planned again.
+      if (!sameLayout(served.layout, this.served.get(served.composition.file)!.layout)) return "reload";
       if (videos.length > 0) this.options.send({ compositions: [{ composition: served.composition.label, videos }] });
       return "update";
     });

@@ -23,7 +23,8 @@ export interface ExtractionConfig {
 /**
  * The last source: ffmpeg, under the key's lock, so processes sharing the store run it once per
  * key. It always answers: when another process holds the lock it waits (outside the ffmpeg
- * slots) and takes that entry, or extracts if the other one failed.
+ * slots) and takes that entry, or extracts if the other one failed. (The shared cache is not
+ * asked again then: the other process would have found the entry there too.)
  */
 export function extraction(config: ExtractionConfig): EntrySource {
   const locked = async (task: Task, { store, signal, shared = [] }: EntryRequest): Promise<Outcome | undefined> => {
@@ -56,6 +57,9 @@ export function extraction(config: ExtractionConfig): EntrySource {
         const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request)));
         if (made) return made;
         await waitForLock(request.store, task.entry, request.signal);
+        // What the other process published is read without waiting for an ffmpeg slot.
+        const published = await lookupEntry(request.store, task);
+        if (published) return { entry: published, cache: "hit" };
       }
     },
   };

@@ -82,25 +82,27 @@ export class Planner {
     const videos: PlannedVideo[] = [];
     const errors: FramecacheError[] = [];
     settled.forEach((s, i) => {
-      if (s.status === "fulfilled") videos.push(s.value);
+      if (s.status === "fulfilled") videos.push(...(s.value ? [s.value] : []));
       else if (!(s.reason instanceof FramecacheError)) throw s.reason;
       else addError(errors, withLocation(s.reason, refs[i]!));
     });
     return { videos, errors };
   }
 
-  private async planVideo(composition: Composition, ref: VideoRef, windows: ClipWindow[]): Promise<PlannedVideo> {
+  private async planVideo(composition: Composition, ref: VideoRef, windows: ClipWindow[]): Promise<PlannedVideo | undefined> {
     const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
-    return { composition, ref, ...(await this.planWindows(path, ref, windows, composition.fps)) };
+    const planned = await this.planWindows(path, ref, windows, composition.fps);
+    return planned && { composition, ref, ...planned };
   }
 
   /** Plan one reference to a file already resolved inside the project, on its own timeline. */
-  planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
-    return this.planWindows(path, ref, [ownWindow(path, ref)], fps, format);
+  async planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
+    // Without a host there is no preroll, so its own window always shows.
+    return (await this.planWindows(path, ref, [ownWindow(path, ref)], fps, format))!;
   }
 
   /** One task for every window of a video: the source from the earliest media start to the latest end any of them shows. */
-  private async planWindows(path: string, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
+  private async planWindows(path: string, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] } | undefined> {
     const what = `video "${ref.id}"`;
     const st = await stat(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
@@ -117,7 +119,9 @@ export class Planner {
         `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
       );
     }
-    const clips = windows.map((w) => resolveClip(w, availableMicros(info)));
+    const clips = windows.flatMap((w) => resolveClip(w, availableMicros(info)) ?? []);
+    // Every instance starts past its source's end, after a host's preroll: it never shows.
+    if (clips.length === 0) return undefined;
     const o = this.options;
     const task = planTask(ref, unionSpan(clips), identity, info, { fps, format, quality: o.quality, width: o.width, height: o.height, keyMode: o.key });
     return { task, clips };

@@ -16,7 +16,7 @@ import { digestFrames } from "../store/sentinel.js";
 export class UnusableDonor extends Error {
   override readonly name = "UnusableDonor";
   constructor(
-    readonly code: "DONOR_DAMAGED" | "DONOR_GONE" | "DONOR_SHORT",
+    readonly code: "DONOR_DAMAGED" | "DONOR_GONE" | "DONOR_UNREADABLE" | "DONOR_SHORT",
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -24,10 +24,15 @@ export class UnusableDonor extends Error {
   }
 }
 
-/** A donor file that vanished under us (ENOENT) makes the donor unusable; any other failure is real. */
+/**
+ * A donor the filesystem will not give (gone under GC, another user's, an I/O error) is unusable;
+ * a failure that is not the filesystem's is a bug and stays what it is.
+ */
 function goneAsUnusable(donor: string): (error: unknown) => never {
   return (error) => {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new UnusableDonor("DONOR_GONE", `the frames of ${donor} went away`, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UnusableDonor("DONOR_GONE", `the frames of ${donor} went away`, { cause: error });
+    if (typeof code === "string") throw new UnusableDonor("DONOR_UNREADABLE", `the frames of ${donor} cannot be read (${code})`, { cause: error });
     throw error;
   };
 }

@@ -60,6 +60,7 @@ export class ExtractionStrategy {
       } catch (error) {
         if (!(error instanceof UnusableDonor)) throw error;
         if (error.code === "DONOR_DAMAGED") this.config.logger.warn(`framecache: [FC_STORE_CORRUPT] ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
+        if (error.code === "DONOR_UNREADABLE") this.config.logger.warn(`framecache: ${error.message}; extracting instead.`);
         await clearDir(dir);
       }
     }

@@ -227,15 +227,21 @@ function placement(video: Element, root: ParentNode): { offset: number; cap: num
   }
   let offset = 0;
   let cap = Infinity;
+  let mounted = false;
   for (const el of above) {
     if (!resolved) {
       const composed = el !== root && (el.hasAttribute("data-composition-src") || el.hasAttribute("data-composition-id"));
       if (composed) offset += Math.max(0, numberAttribute(el.getAttribute("data-start")) ?? 0);
       continue;
     }
+    const host = el.hasAttribute("data-frame-start");
     const end = numberAttribute(el.getAttribute("data-frame-end"));
-    if (end !== undefined) cap = Math.min(cap, offset + end);
-    offset += numberAttribute(el.getAttribute("data-frame-start")) ?? 0;
+    // An entry's own end does not count where a host mounts it: the host's window does (as in HyperFrames).
+    if (end !== undefined && (host || !mounted)) cap = Math.min(cap, offset + end);
+    if (host) {
+      offset += numberAttribute(el.getAttribute("data-frame-start")) ?? 0;
+      mounted = true;
+    }
   }
   return { offset, cap };
 }

@@ -50,7 +50,7 @@ async function serveFrame(session: DevSession, req: IncomingMessage, res: Server
     return text(res, 503, "framecache: the frames are still being extracted");
   }
   if (entry === "missing" || entry.format !== frame.format) return text(res, 404, "Not found");
-  const file = await openFrame(await session.storeDir(), entry, frame.index);
+  const file = await openFrame(await session.engine.storeDir(), entry, frame.index);
   if (!file) return text(res, 404, "Not found");
 
   const etag = `"${entry.name.slice(-16)}-${frame.index}-${file.size.toString(16)}-${Math.floor(file.mtimeMs).toString(16)}"`;
