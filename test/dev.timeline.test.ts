@@ -94,4 +94,29 @@ describe("dev: edits of the timeline", () => {
       await session.dispose();
     }
   });
+
+  it("plans a file that two entries mount for both of them, whichever page asks", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 8 });
+    writeFiles(dir, {
+      "one.html": `<div data-composition-id="one" data-fps="30"><div data-composition-src="scene.html" data-start="0" data-end="1"></div></div>\n`,
+      "two.html": `<div data-composition-id="two" data-fps="30"><div data-composition-src="scene.html" data-start="0" data-duration="3"></div></div>\n`,
+      "scene.html": `<div data-composition-id="scene"><template><video id="c" src="media/clip.mp4"></video></template></div>\n`,
+    });
+    const engine = new Engine({ root: dir, allow: [], options: resolveOptions({ cacheDir: join(dir, "cache") }), logger: silentLogger });
+    const session = new DevSession(engine, { logger: silentLogger, send: () => undefined });
+    const page = async (name: string) => served((await session.page(join(dir, name), readFileSync(join(dir, name), "utf8"))).html);
+    try {
+      await session.page(join(dir, "one.html"), readFileSync(join(dir, "one.html"), "utf8"));
+      await session.page(join(dir, "two.html"), readFileSync(join(dir, "two.html"), "utf8"));
+      // The union of both instances: 3 s, not one entry's 1 s.
+      const scene = await page("scene.html");
+      expect(scene.c!.count).toBe(90);
+      await session.page(join(dir, "one.html"), readFileSync(join(dir, "one.html"), "utf8"));
+      expect(await page("scene.html")).toEqual(scene);
+      expect(await session.entry(scene.c!.entry)).toMatchObject({ frames: 90 });
+    } finally {
+      await session.dispose();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attr, elementsOf, isHost, rootComposition } from "../src/core/html.js";
 import { resolveOptions } from "../src/core/options.js";
 import { Engine } from "../src/pipeline/engine.js";
-import { rewriteComposition } from "../src/pipeline/output.js";
+import { manifestVideo, rewriteComposition } from "../src/pipeline/output.js";
 import { clipTiming, frameIndexAt } from "../src/runtime/frame-math.js";
 import { makeCodedVideo, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { writeFiles } from "./helpers/project.js";
@@ -193,6 +193,9 @@ describe("parity table: frames extracted and shown, by the timeline's rules", ()
             return index === undefined ? null : frames[index]!;
           });
           expect(shown, `${id} #${n + 1} at ${times.map(([t]) => t.toFixed(3)).join(", ")}`).toEqual(times.map(([, f]) => f));
+          // The manifest says the same: shown exactly inside the instance's resolved window.
+          const { start, end } = manifestVideo(result, "assets").instances[n]!;
+          expect(times.map(([t]) => t >= start - 1e-9 && t <= (end ?? Infinity) + 1e-9), `${id} #${n + 1}: manifest window`).toEqual(shown.map((f) => f !== null));
         });
       }
     } finally {

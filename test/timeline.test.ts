@@ -1,4 +1,4 @@
-import { linkSync } from "node:fs";
+import { linkSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
@@ -6,7 +6,7 @@ import { Engine } from "../src/pipeline/engine.js";
 import { manifestVideo } from "../src/pipeline/output.js";
 import type { VideoResult } from "../src/pipeline/results.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { writeFiles } from "./helpers/project.js";
+import { viteBuild, writeFiles } from "./helpers/project.js";
 
 /**
  * The timeline on real media (DESIGN §3): each composition is planned and extracted by the real
@@ -56,6 +56,16 @@ describe("timeline: the end of the entry composition", () => {
     expect(r.byId.aroll!.entry.frames).toBe(150);
     expect(readFrameNumbers(r.byId.aroll!.entry.dir, "jpg", { layout: LONG_LAYOUT })).toEqual(range(0, 150).map((k) => Math.floor(k / 15)));
     expect(r.manifest("aroll")).toMatchObject({ start: 0, end: 5, mediaStart: 0 });
+  });
+
+  it("vite build of a 1-hour source in a 5 s root ships 150 frames", async () => {
+    const root = join(dir, "vite-hour");
+    writeFiles(root, { "index.html": `<!doctype html>\n<html><body>\n${entry(`<video id="aroll" src="./hour.mp4"></video>`, 'data-duration="5"')}</body></html>\n` });
+    linkSync(join(dir, "hour.mp4"), join(root, "hour.mp4"));
+    const built = await viteBuild(root, { cacheDir: join(dir, "cache") });
+    expect(built.summary).toMatch(/ 1 videos · (0|1) hit · (1|0) extracted · 150 frames /);
+    const manifest = JSON.parse(readFileSync(join(root, "dist/framecache-manifest.json"), "utf8"));
+    expect(manifest.videos).toMatchObject([{ id: "aroll", frameCount: 150, start: 0, end: 5 }]);
   });
 
   it("cuts a 60 s data-duration at a 10 s root: 300 frames", async () => {

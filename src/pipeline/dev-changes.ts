@@ -3,7 +3,21 @@ import type { AttributeEdits } from "../core/html.js";
 import { formatBytes, formatDuration } from "../core/format.js";
 import type { Task } from "../core/plan.js";
 import { videoId } from "../core/video-id.js";
-import type { Outcome } from "./results.js";
+import type { Composition } from "./compositions.js";
+import type { Outcome, PlannedVideo } from "./results.js";
+
+/** A composition as last served: its plan and the attributes each `<video>` was given. */
+export interface Served {
+  composition: Composition;
+  videos: PlannedVideo[];
+  /** Per `<video>` in document order: its attributes plus the frame attributes. */
+  attributes: Record<string, string>[];
+  frameAttributes: Map<number, Record<string, string>>;
+  /** What its hosts and root are given. */
+  layout: Pick<AttributeEdits, "hosts" | "root">;
+  errors: number;
+  started: number;
+}
 
 /** Videos whose attributes differ between two servings of one composition. */
 export function changedVideos(before: Record<string, string>[], after: Record<string, string>[]): UpdatedVideo[] {

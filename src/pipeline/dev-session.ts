@@ -3,19 +3,20 @@ import pLimit from "p-limit";
 import { devFramesUrl } from "../core/dev-url.js";
 import { isFramecacheError, warningLine, type FramecacheError } from "../core/errors.js";
 import { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
-import { setAttributes, videoAttributes, videoSkeleton, type AttributeEdits } from "../core/html.js";
+import { setAttributes, videoAttributes, videoSkeleton } from "../core/html.js";
 import { logBug, type Logger } from "../core/logger.js";
 import type { Task } from "../core/plan.js";
-import { TreeTiming } from "../core/timeline.js";
+import type { TreeTiming } from "../core/timeline.js";
 import { scanComposition, type VideoRef } from "../core/scan.js";
 import { exists } from "../store/sentinel.js";
 import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
-import { changedVideos, readyLine, sameLayout } from "./dev-changes.js";
+import { changedVideos, readyLine, sameLayout, type Served } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
+import { DevTimelines } from "./dev-timelines.js";
 import type { Engine } from "./engine.js";
 import { layoutEdits, videoEdits } from "./output.js";
-import { withLocation, type Outcome, type PlannedVideo } from "./results.js";
+import { withLocation, type Outcome } from "./results.js";
 
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo };
 
@@ -33,19 +34,6 @@ export interface DevSessionOptions extends RunsOptions {
   gcDelayMs?: number;
 }
 
-/** A composition as last served: its plan and the attributes each `<video>` was given. */
-interface Served {
-  composition: Composition;
-  videos: PlannedVideo[];
-  /** Per `<video>` in document order: its attributes plus the frame attributes. */
-  attributes: Record<string, string>[];
-  frameAttributes: Map<number, Record<string, string>>;
-  /** What its hosts and root are given. */
-  layout: Pick<AttributeEdits, "hosts" | "root">;
-  errors: number;
-  started: number;
-}
-
 /**
  * The dev server's view of the project: which compositions were served with which
  * entries, which extractions run, and what changed since. Planning is serialised,
@@ -56,6 +44,7 @@ export class DevSession {
   private readonly queue = pLimit(1);
   private readonly served = new Map<string, Served>();
   private readonly runs: DevRuns;
+  private readonly timelines: DevTimelines;
   /** Root composition → every composition file of its tree. */
   private readonly roots = new Map<string, Set<string>>();
   private readonly sources = new Set<string>();
@@ -71,6 +60,7 @@ export class DevSession {
     private readonly options: DevSessionOptions,
   ) {
     this.runs = new DevRuns(engine, options);
+    this.timelines = new DevTimelines(engine);
   }
 
   /**
@@ -171,17 +161,20 @@ export class DevSession {
   private async planRoot(root: string): Promise<void> {
     const { compositions, errors } = await this.engine.load([root]);
     for (const error of errors) this.fail(error);
-    const timing = new TreeTiming().add(root, await this.engine.timeline(root, compositions));
+    const timing = await this.timelines.update(root, compositions);
     await Promise.all([...compositions.values()].map((c) => this.commit(c, timing)));
     this.roots.set(root, new Set(compositions.keys()));
   }
 
-  /** The timeline of a composition's root, the composition taken as it is now. */
+  /** The timelines of every entry whose tree holds the composition, taken as it is now. */
   private async timingOf(composition: Composition): Promise<TreeTiming> {
-    const root = this.rootOf(composition.file);
-    const tree = new Map([...(this.roots.get(root) ?? [])].flatMap((f) => (this.served.has(f) ? [[f, this.served.get(f)!.composition] as const] : [])));
-    tree.set(composition.file, composition);
-    return new TreeTiming().add(root, await this.engine.timeline(root, tree));
+    for (const [root, files] of this.roots) {
+      if (!files.has(composition.file)) continue;
+      const tree = new Map([...files].flatMap((f) => (this.served.has(f) ? [[f, this.served.get(f)!.composition] as const] : [])));
+      tree.set(composition.file, composition);
+      await this.timelines.update(root, tree);
+    }
+    return this.timelines.merged();
   }
 
   /**

@@ -32,7 +32,7 @@ function goneAsUnusable(donor: string): (error: unknown) => never {
   return (error) => {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new UnusableDonor("DONOR_GONE", `the frames of ${donor} went away`, { cause: error });
-    if (typeof code === "string") throw new UnusableDonor("DONOR_UNREADABLE", `the frames of ${donor} cannot be read (${code})`, { cause: error });
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) throw new UnusableDonor("DONOR_UNREADABLE", `the frames of ${donor} cannot be read (${code})`, { cause: error });
     throw error;
   };
 }

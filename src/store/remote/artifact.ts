@@ -40,6 +40,7 @@ export const ARTIFACT_LIMITS = {
 /** A download that must not be published; the caller treats it as a miss. */
 export class BadArtifact extends Error {
   override readonly name = "BadArtifact";
+  readonly code = "REMOTE_BAD_ARTIFACT";
 }
 
 export function artifactFiles(entry: StoredEntry): string[] {

@@ -25,6 +25,8 @@ export interface RemoteCacheConfig extends RemoteOptions {
 
 /** A non-2xx answer other than a plain 404 miss. */
 class StatusError extends Error {
+  override readonly name = "StatusError";
+  readonly code = "REMOTE_STATUS";
   constructor(
     readonly status: number,
     readonly method: string,
@@ -205,7 +207,10 @@ export class RemoteCache {
  * A server that answers 413 before reading the body often closes the socket under
  * it, and the client may see the cut before the answer; both get one message.
  */
-class UploadCut extends Error {}
+class UploadCut extends Error {
+  override readonly name = "UploadCut";
+  readonly code = "REMOTE_UPLOAD_CUT";
+}
 
 function tooLarge(remote: string): string {
   return `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;

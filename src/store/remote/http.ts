@@ -5,12 +5,14 @@ import type { Readable } from "node:stream";
 /** The remote could not be talked to: refused, reset, unknown host, or silent past the timeout. */
 export class TransportError extends Error {
   override readonly name = "TransportError";
+  readonly code: "REMOTE_TIMEOUT" | "REMOTE_UNREACHABLE";
   constructor(
     readonly kind: "timeout" | "network",
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = kind === "timeout" ? "REMOTE_TIMEOUT" : "REMOTE_UNREACHABLE";
   }
 }
 
