@@ -5,6 +5,7 @@ import type { Plugin } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
+import { isRolldown } from "./compat.js";
 import type { PluginShared } from "./shared.js";
 
 const MANIFEST = "framecache-manifest.json";
@@ -20,10 +21,10 @@ export function buildPlugin(shared: PluginShared): Plugin {
 
     // Rolldown blames the plugin whose hook awaits for the time it waits; buildEnd's wait is
     // the extraction itself, which our summary reports, so its timing warning would only mislead.
-    // Left alone when the user chose a value, and never set in plain Rollup, which lacks the option.
+    // Left alone when the user chose a value, and never set under Rollup (plain, or Vite 5 to 7), which lacks the option.
     options(inputOptions) {
       const checks = (inputOptions as { checks?: Record<string, unknown> }).checks;
-      if (!shared.context.vite || checks?.bundlerTimings !== undefined || checks?.pluginTimings !== undefined) return null;
+      if (!shared.context.vite || !isRolldown(this.meta) || checks?.bundlerTimings !== undefined || checks?.pluginTimings !== undefined) return null;
       return { ...inputOptions, checks: { ...checks, bundlerTimings: false } } as typeof inputOptions;
     },
 

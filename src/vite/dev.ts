@@ -5,6 +5,7 @@ import type { FramecacheError } from "../core/errors.js";
 import { resolveCacheDir } from "../core/paths.js";
 import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
+import { hotChannel, htmlHotHooks } from "./compat.js";
 import { crossSiteFramesGuard, framesMiddleware } from "./frames-middleware.js";
 import type { PluginContext } from "./context.js";
 import type { PluginShared } from "./shared.js";
@@ -16,7 +17,7 @@ const RESOLVED_CLIENT_ID = "\0" + CLIENT_ID;
  * Injected into composition pages in dev. It hands `framecache:update` to the page
  * as a cancelable DOM event: the runtime helper cancels it once applied; a page
  * without the runtime reloads. It accepts itself so that Vite can route an HTML
- * change to it instead of reloading the page (see hotUpdate).
+ * change to it instead of reloading the page (see htmlHotHooks).
  */
 const CLIENT_CODE = `if (import.meta.hot) {
   import.meta.hot.accept();
@@ -42,7 +43,7 @@ export function devPlugin(shared: PluginShared): Plugin {
     },
 
     configureServer(server) {
-      const hot = server.environments.client.hot;
+      const hot = hotChannel(server);
       const context = shared.context;
       const run = shared.startRun(
         (engine) =>
@@ -93,19 +94,15 @@ export function devPlugin(shared: PluginShared): Plugin {
       },
     },
 
-    async hotUpdate({ type, file, read }) {
-      if (!session || this.environment.name !== "client" || type !== "update" || !file.endsWith(".html")) return;
+    // Vite reloads the page for any changed .html unless a JS module takes the update; the
+    // client module accepts itself, so handing it over (returning true) avoids the reload.
+    ...htmlHotHooks(RESOLVED_CLIENT_ID, async (file, read, hot) => {
+      if (!session) return false;
       const outcome = await session.compositionChanged(resolve(file), await read());
-      if (outcome === "update") {
-        // Vite reloads the page for any changed .html unless a JS module takes the
-        // update; the client module accepts itself, so handing it over avoids the reload.
-        const client = this.environment.moduleGraph.getModuleById(RESOLVED_CLIENT_ID);
-        return client ? [client] : undefined;
-      }
       // A nested composition's own path matches no open page, so Vite alone would not reload it.
-      if (outcome === "reload") this.environment.hot.send({ type: "full-reload", path: "*" });
-      return undefined;
-    },
+      if (outcome === "reload") hot.send({ type: "full-reload", path: "*" });
+      return outcome === "update";
+    }),
   };
 }
 

@@ -1,0 +1,132 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { frameAt, framesById, rawRequest, until } from "./helpers/dev.js";
+import { connectHmr, type HmrMessage } from "./helpers/hmr-client.js";
+import { range, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { referenceProject } from "./helpers/project.js";
+
+/** The built plugin, as a project installs it (`npm test` runs tsup first): each Vite loads no source of ours. */
+const PLUGIN = join(__dirname, "../dist/index.js");
+
+/**
+ * The few calls made here, common to every major. Each package has its own types, which
+ * differ in detail; the plugin's are Vite 8's, so it goes in as `unknown`.
+ */
+interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  warnOnce(msg: string): void;
+  error(msg: string): void;
+}
+interface DevServer {
+  listen(): Promise<unknown>;
+  close(): Promise<void>;
+  httpServer: { address(): AddressInfo | string | null } | null;
+}
+interface Vite {
+  version: string;
+  createLogger(level: string, options: { allowClearScreen: boolean }): Logger;
+  build(config: object): Promise<unknown>;
+  createServer(config: object): Promise<DevServer>;
+}
+
+const VERSIONS: [name: string, major: string, load: () => Promise<unknown>][] = [
+  ["vite5", "5", () => import("vite5")],
+  ["vite6", "6", () => import("vite6")],
+  ["vite7", "7", () => import("vite7")],
+  ["vite", "8", () => import("vite")],
+];
+
+describe.each(VERSIONS)("%s", (_name, major, load) => {
+  let vite: Vite;
+  let framecache: (options: { cacheDir: string }) => unknown;
+  let dir: string;
+  let cleanup: () => void;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    vite = (await load()) as Vite;
+    ({ framecache } = (await import(pathToFileURL(PLUGIN).href)) as { framecache: typeof framecache });
+    ({ dir, cleanup } = tempDir());
+    referenceProject(dir);
+  });
+  afterAll(() => cleanup());
+
+  /** What build and dev share: the project, the plugin, and a logger that keeps warnings and errors. */
+  function config(): object {
+    const base = vite.createLogger("info", { allowClearScreen: false });
+    const keep = (msg: string) => void warnings.push(msg);
+    const customLogger = { ...base, info: () => {}, warn: keep, warnOnce: keep, error: keep };
+    return { root: dir, configFile: false, logLevel: "info", customLogger, plugins: [framecache({ cacheDir: join(dir, "cache") })] };
+  }
+
+  it(`is Vite ${major}`, () => {
+    expect(vite.version.split(".")[0]).toBe(major);
+  });
+
+  it("build: exact frames and the manifest, and no warning of ours or about our options", async () => {
+    // Rollup (Vite 5 to 7) warns about an unknown input option on the console, not through Vite's logger.
+    const consoleWarn = vi.spyOn(console, "warn");
+    let consoleWarnings: string[];
+    try {
+      await vite.build(config());
+    } finally {
+      consoleWarnings = consoleWarn.mock.calls.map((args) => String(args[0]));
+      consoleWarn.mockRestore();
+    }
+    expect(consoleWarnings).toEqual([]);
+    const out = join(dir, "dist");
+    const manifest = join(out, "framecache-manifest.json");
+    expect(existsSync(manifest)).toBe(true);
+    const { videos } = JSON.parse(readFileSync(manifest, "utf8")) as { videos: { id: string; frames: string }[] };
+    const a = videos.find((v) => v.id === "a")!;
+    expect(readFrameNumbers(join(out, a.frames, ".."))).toEqual(range(0, 30));
+    expect(warnings.filter((w) => w.includes("Unknown input options"))).toEqual([]);
+    expect(warnings.filter((w) => w.includes("framecache"))).toEqual([]);
+  });
+
+  it("dev: dev URLs in the page, frames served, and a <video> edit sent as framecache:update", async () => {
+    const server = await vite.createServer({ ...config(), server: { host: "127.0.0.1", port: 0 } });
+    const hmr: { close?: () => void } = {};
+    try {
+      await server.listen();
+      const { port } = server.httpServer!.address() as AddressInfo;
+      const origin = `http://127.0.0.1:${port}`;
+      const page = (await rawRequest(origin, "/index.html", { headers: { accept: "text/html" } })).body.toString("utf8");
+      const frames = framesById(page);
+      expect(Object.keys(frames)).toEqual(["a", "b"]);
+      expect((await rawRequest(origin, frameAt(frames.a!, 1))).status).toBe(200);
+
+      // As the browser does: load the page's HMR module (which puts it in Vite's module graph) and connect.
+      const script = /<script type="module" src="([^"]*framecache\/hmr)"/.exec(page)?.[1];
+      expect(script).toBeDefined();
+      expect((await rawRequest(origin, script!)).status).toBe(200);
+      const client = await connectHmr(origin);
+      hmr.close = client.close;
+      await until(() => client.messages.some((m) => m.type === "connected"), "the HMR connection", 20_000);
+
+      const index = join(dir, "index.html");
+      writeFileSync(index, readFileSync(index, "utf8").replace(`data-duration="1.5"`, `data-duration="1"`));
+      const isUpdate = (m: HmrMessage) => m.type === "custom" && m.event === "framecache:update";
+      const message = await until(() => client.messages.find(isUpdate), "framecache:update", 20_000);
+      const update = message.data as { compositions: { composition: string; videos: { id: string; previous: string; frames: string; attributes: Record<string, string> }[] }[] };
+      expect(update.compositions.map((c) => c.composition)).toEqual(["index.html"]);
+      const [changed] = update.compositions[0]!.videos;
+      expect(changed).toMatchObject({ id: "b", previous: frames.b });
+      expect(changed!.attributes).toMatchObject({ "data-duration": "1", "data-frame-count": "30" });
+      expect((await rawRequest(origin, frameAt(changed!.frames, 30))).status).toBe(200);
+      // The HMR module took the change: a js-update for it, and no reload of the page.
+      await until(() => client.messages.some((m) => m.type === "update"), "the HMR module's update", 20_000);
+      expect(client.messages.filter((m) => m.type === "full-reload")).toEqual([]);
+      // Vite sends that update once every HMR hook has returned: had ours run twice, both sends are in.
+      expect(client.messages.filter(isUpdate)).toHaveLength(1);
+      expect(warnings.filter((w) => w.includes("framecache"))).toEqual([]);
+    } finally {
+      hmr.close?.();
+      await server.close();
+    }
+  });
+});
