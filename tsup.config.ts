@@ -10,6 +10,7 @@ export default defineConfig({
     // The benchmark's way in; not in package.json's exports.
     internal: "src/internal.ts",
     runtime: "src/runtime/index.ts",
+    rollup: "src/rollup.ts",
     cli: "src/cli/index.ts",
   },
   format: ["esm"],

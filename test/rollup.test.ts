@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { rollup, type Plugin as RollupPlugin } from "rollup";
+import { rollup } from "rollup";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import framecache from "../src/index.js";
+import framecache from "../src/rollup.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 
 let dir: string;
@@ -22,8 +23,7 @@ describe("JS imports with ?frames", () => {
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      // Vite 8 types its plugins for Rolldown; at run time they are plain Rollup plugins.
-      const plugins = framecache({ cacheDir: join(dir, "cache") }) as unknown as RollupPlugin[];
+      const plugins = framecache({ cacheDir: join(dir, "cache") });
       const bundle = await rollup({ input: join(dir, "main.js"), plugins });
       await bundle.write({ dir: join(dir, "out"), format: "es" });
       await bundle.close();
@@ -38,5 +38,36 @@ describe("JS imports with ?frames", () => {
     expect(readFrameNumbers(join(dir, "out", clip.frames, ".."))).toEqual(range(45, 60));
     expect(readFrameNumbers(join(dir, "out", half.frames, ".."), "png")).toEqual(range(0, 15).map((i) => i * 2));
     expect(existsSync(join(dir, "out/framecache-manifest.json"))).toBe(true);
+  });
+});
+
+const REPO = join(__dirname, "..");
+
+describe("vite-plugin-framecache/rollup", () => {
+  it("types as Rollup's own plugins: a rollup.config.ts using it compiles under tsc with no cast, where the Vite entry does not", () => {
+    // A project as a Rollup user has it: this package (built), rollup and Node's types in node_modules.
+    mkdirSync(join(dir, "node_modules/@types"), { recursive: true });
+    symlinkSync(REPO, join(dir, "node_modules/vite-plugin-framecache"));
+    symlinkSync(join(REPO, "node_modules/rollup"), join(dir, "node_modules/rollup"));
+    symlinkSync(join(REPO, "node_modules/@types/node"), join(dir, "node_modules/@types/node"));
+    writeFileSync(join(dir, "package.json"), `{ "type": "module" }\n`);
+    // Rollup's own types need esnext (Symbol.asyncDispose).
+    const compilerOptions = { module: "nodenext", moduleResolution: "nodenext", target: "esnext", strict: true, noEmit: true, types: ["node"] };
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["rollup.config.ts"] }));
+    const tsc = (entry: string) => {
+      writeFileSync(
+        join(dir, "rollup.config.ts"),
+        `import { defineConfig } from "rollup";\nimport framecache from "${entry}";\n\nexport default defineConfig({ input: "main.js", plugins: [framecache({ fps: 30 })] });\n`,
+      );
+      try {
+        execFileSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" });
+        return "";
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout);
+      }
+    };
+    expect(tsc("vite-plugin-framecache/rollup")).toBe("");
+    // Vite 8 types its plugins for Rolldown, which Rollup's plugins option refuses.
+    expect(tsc("vite-plugin-framecache")).toContain("error TS2769");
   });
 });
