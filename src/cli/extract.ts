@@ -70,7 +70,7 @@ export async function extractCommand(
       const out = resolve(flags.out);
       const started = performance.now();
       for (const composition of compositions.values()) {
-        await writeOutputFile(out, composition.label, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR, timing));
+        await writeOutputFile(out, composition.output, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR, timing));
       }
       const placed = await writeFrames(results, out, ASSETS_DIR);
       await writeOutputFile(out, "framecache-manifest.json", manifestJson(results, ASSETS_DIR));

@@ -8,8 +8,10 @@ import type { Rational } from "../core/time.js";
 export interface Composition {
   /** Absolute path. */
   file: string;
-  /** Path relative to the project root, `/`-separated, used in messages and output. */
+  /** Path relative to the project root, `/`-separated, used in messages. */
   label: string;
+  /** Where it is written in the output and fetched from, `/`-separated: the label, or its path in `publicDir`. */
+  output: string;
   html: string;
   scan: CompositionScan;
   fps: Rational;
@@ -88,7 +90,9 @@ export async function loadCompositions(
     const label = labelOf(file, paths.root);
     const html = await readFile(file, "utf8");
     const scan = scanComposition(html, label);
-    const composition: Composition = { file, label, html, scan, fps: scan.fps ?? inheritedFps, nested: [], mounts: scan.nested.map(() => undefined) };
+    // A page fetches a publicDir file at its path there (`/scene.html`), where Vite copies it.
+    const output = paths.publicDir && isInside(file, paths.publicDir) ? labelOf(file, paths.publicDir) : label;
+    const composition: Composition = { file, label, output, html, scan, fps: scan.fps ?? inheritedFps, nested: [], mounts: scan.nested.map(() => undefined) };
     compositions.set(file, composition);
     for (const [i, ref] of scan.nested.entries()) {
       try {

@@ -74,7 +74,7 @@ export function manifestVideo(v: VideoResult, assetsDir: string): ManifestVideo 
   const instances = v.clips.map((c) => ({ start: fromMicros(c.start), end: c.end === undefined ? null : fromMicros(c.end), mediaStart: fromMicros(c.mediaStart) }));
   const cycle = v.clips[0]?.cycle;
   return {
-    composition: v.composition.label,
+    composition: v.composition.output,
     id: v.ref.id,
     src: v.ref.src,
     ...instances[0]!,

@@ -64,7 +64,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
       for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
         const html = rewriteComposition(composition.html, composition, built.results, base, assetsDir, built.timing);
-        this.emitFile({ type: "asset", fileName: composition.label, source: html });
+        this.emitFile({ type: "asset", fileName: composition.output, source: html });
       }
       const all = [...built.results, ...run.imported];
       if (all.length > 0) this.emitFile({ type: "asset", fileName: MANIFEST, source: manifestJson(all, assetsDir) });

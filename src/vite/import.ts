@@ -59,7 +59,7 @@ export function importPlugin(shared: PluginShared): Plugin {
       // A new source re-plans the import on the next load (and in dev, through HMR).
       this.addWatchFile(real);
       const { entry, cache } = dev ? await dev.pin(task) : await engine.ensure(task);
-      const composition = { file, label: labelOf(file, root), html: "", scan: scanComposition("", file), fps, nested: [], mounts: [] };
+      const composition = { file, label: labelOf(file, root), output: labelOf(file, root), html: "", scan: scanComposition("", file), fps, nested: [], mounts: [] };
       const result = { composition, ref, task, clips, entry, cache };
       run.imported.push(result);
       engine.count(new Map(), [result]);
