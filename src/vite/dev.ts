@@ -7,6 +7,7 @@ import { DevSession, UPDATE_EVENT } from "../pipeline/dev-session.js";
 import { compositionRoots } from "./build.js";
 import { hotChannel, htmlHotHooks } from "./compat.js";
 import { crossSiteFramesGuard, framesMiddleware } from "./frames-middleware.js";
+import { publicCompositions } from "./public-compositions.js";
 import type { PluginContext } from "./context.js";
 import type { PluginShared } from "./shared.js";
 
@@ -59,6 +60,7 @@ export function devPlugin(shared: PluginShared): Plugin {
       session = current;
       server.middlewares.use(framesMiddleware(current));
       server.middlewares.use(crossSiteFramesGuard());
+      server.middlewares.use(publicCompositions(current, context.publicDir));
       server.watcher.on("change", (file) => current.fileChanged(file));
       server.watcher.on("add", (file) => current.fileChanged(file));
       // Planned in the background: the server is up at once, and the frames are on their way before the first request.
