@@ -74,7 +74,7 @@ export class Planner {
    * Failures are collected, not thrown one by one.
    */
   async plan(composition: Composition, windows?: readonly ClipWindow[]): Promise<{ videos: PlannedVideo[]; errors: FramecacheError[] }> {
-    const shown = windows ?? composition.scan.videos.filter((ref) => !ref.inactive).map((ref) => ownWindow(composition.file, ref));
+    const shown = windows ?? composition.scan.videos.filter((ref) => !ref.inactive).map((ref) => standaloneWindow(composition.file, ref));
     const byVideo = new Map<VideoRef, ClipWindow[]>();
     for (const w of shown) byVideo.set(w.ref, [...(byVideo.get(w.ref) ?? []), w]);
     const refs = [...byVideo.keys()];
@@ -98,7 +98,7 @@ export class Planner {
   /** Plan one reference to a file already resolved inside the project, on its own timeline. */
   async planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
     // Without a host there is no preroll, so its own window always shows.
-    return (await this.planWindows(path, ref, [ownWindow(path, ref)], fps, format))!;
+    return (await this.planWindows(path, ref, [standaloneWindow(path, ref)], fps, format))!;
   }
 
   /** One task for every window of a video: the source from the earliest media start to the latest end any of them shows. */
@@ -136,6 +136,6 @@ export class Planner {
 }
 
 /** A video's window on its own file's timeline, as when that file is the entry and has no end. */
-function ownWindow(file: string, ref: VideoRef): ClipWindow {
+function standaloneWindow(file: string, ref: VideoRef): ClipWindow {
   return { file, ref, start: ref.start, end: ref.end, natural: ref.end === undefined, mediaStart: ref.mediaStart, localStart: ref.start, localEnd: ref.end };
 }

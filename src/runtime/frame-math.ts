@@ -57,34 +57,32 @@ export function parseFrameRate(text: string | null | undefined): number {
   return Number(m[1]) / (m[2] === undefined ? 1 : Number(m[2]));
 }
 
-/** A strict number attribute, as the scanner reads them: `Number(v)`, finite and non-empty. */
-export const numberAttribute = parseStrictNumber;
 
 /**
  * Timing of a clip from its attributes: the resolved `data-frame-*` timing the plugin writes, else
  * (a page it did not build) the scanner's rules on the authored ones (end wins over duration, rate clamped).
  */
 export function clipTiming(attr: (name: string) => string | null): ClipTiming {
-  const frames = { fps: parseFrameRate(attr("data-frame-fps")), frameCount: Math.floor(numberAttribute(attr("data-frame-count")) ?? 0) };
-  const resolvedStart = numberAttribute(attr("data-frame-start"));
+  const frames = { fps: parseFrameRate(attr("data-frame-fps")), frameCount: Math.floor(parseStrictNumber(attr("data-frame-count")) ?? 0) };
+  const resolvedStart = parseStrictNumber(attr("data-frame-start"));
   if (resolvedStart !== undefined) {
     return {
       start: resolvedStart,
-      end: numberAttribute(attr("data-frame-end")),
-      rate: numberAttribute(attr("data-frame-rate")) ?? 1,
-      loop: numberAttribute(attr("data-frame-loop")),
-      lead: numberAttribute(attr("data-frame-lead")),
+      end: parseStrictNumber(attr("data-frame-end")),
+      rate: parseStrictNumber(attr("data-frame-rate")) ?? 1,
+      loop: parseStrictNumber(attr("data-frame-loop")),
+      lead: parseStrictNumber(attr("data-frame-lead")),
       ...frames,
     };
   }
-  const start = Math.max(0, numberAttribute(attr("data-start")) ?? 0);
-  const endAttr = numberAttribute(attr("data-end"));
-  const duration = numberAttribute(attr("data-duration"));
+  const start = Math.max(0, parseStrictNumber(attr("data-start")) ?? 0);
+  const endAttr = parseStrictNumber(attr("data-end"));
+  const duration = parseStrictNumber(attr("data-duration"));
   const end = endAttr !== undefined ? Math.max(0, endAttr) : duration !== undefined ? start + Math.max(0, duration) : undefined;
   return {
     start,
     end,
-    rate: clampRate(numberAttribute(attr("data-playback-rate")) ?? 1),
+    rate: clampRate(parseStrictNumber(attr("data-playback-rate")) ?? 1),
     ...frames,
   };
 }

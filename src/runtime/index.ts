@@ -5,7 +5,8 @@
  */
 import { UPDATE_EVENT, type FramecacheUpdate } from "../core/events.js";
 import { explicitVideoId, GENERATED_ID_PREFIX } from "../core/video-id.js";
-import { clipTiming, frameIndexAt, frameUrl, numberAttribute } from "./frame-math.js";
+import { parseStrictNumber } from "../core/time.js";
+import { clipTiming, frameIndexAt, frameUrl } from "./frame-math.js";
 
 export { clipTiming, frameIndexAt, frameUrl, parseFrameRate, type ClipTiming } from "./frame-math.js";
 export { UPDATE_EVENT, type FramecacheUpdate, type UpdatedVideo } from "../core/events.js";
@@ -231,15 +232,15 @@ function placement(video: Element, root: ParentNode): { offset: number; cap: num
   for (const el of above) {
     if (!resolved) {
       const composed = el !== root && (el.hasAttribute("data-composition-src") || el.hasAttribute("data-composition-id"));
-      if (composed) offset += Math.max(0, numberAttribute(el.getAttribute("data-start")) ?? 0);
+      if (composed) offset += Math.max(0, parseStrictNumber(el.getAttribute("data-start")) ?? 0);
       continue;
     }
     const host = el.hasAttribute("data-frame-start");
-    const end = numberAttribute(el.getAttribute("data-frame-end"));
+    const end = parseStrictNumber(el.getAttribute("data-frame-end"));
     // An entry's own end does not count where a host mounts it: the host's window does (as in HyperFrames).
     if (end !== undefined && (host || !mounted)) cap = Math.min(cap, offset + end);
     if (host) {
-      offset += numberAttribute(el.getAttribute("data-frame-start")) ?? 0;
+      offset += parseStrictNumber(el.getAttribute("data-frame-start")) ?? 0;
       mounted = true;
     }
   }
