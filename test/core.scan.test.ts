@@ -53,11 +53,19 @@ describe("scanComposition", () => {
     expect(s.videos.map((v) => v.id)).toEqual(["r", "i2", "hf-video-2"]);
   });
 
-  it("skips remote and inline sources with one warning each", () => {
-    const s = scan(`<video src="https://x/a.mp4"></video><video src="data:video/mp4;base64,AA"></video><video src="blob:x"></video>`);
+  it("skips inline sources with one warning each", () => {
+    const s = scan(`<video src="data:video/mp4;base64,AA"></video><video src="blob:x"></video>`);
     expect(s.videos).toEqual([]);
-    expect(s.skipped).toHaveLength(3);
-    expect(s.warnings.filter((w) => w.code === "FC_REMOTE_SOURCE")).toHaveLength(3);
+    expect(s.skipped).toHaveLength(2);
+    expect(s.warnings.filter((w) => w.code === "FC_REMOTE_SOURCE")).toHaveLength(2);
+  });
+
+  it("keeps an http(s) source's URL apart from the src it shows, whose secrets are redacted", () => {
+    const s = scan(`<video src="https://u:pw@x.test/a.mp4?X-Amz-Signature=s3cr3t&v=2#t=1"></video><video src="//cdn.test/b.mp4"></video>`);
+    expect(s.skipped).toEqual([]);
+    expect(s.videos.map((v) => v.url)).toEqual(["https://u:pw@x.test/a.mp4?X-Amz-Signature=s3cr3t&v=2#t=1", "//cdn.test/b.mp4"]);
+    expect(s.videos[0]!.src).toBe("https://REDACTED@x.test/a.mp4?X-Amz-Signature=REDACTED&v=REDACTED");
+    expect(JSON.stringify({ ...s, videos: s.videos.map(({ url: _, ...v }) => v) })).not.toContain("s3cr3t");
   });
 
   it("reads the root data-fps, integer or ratio", () => {

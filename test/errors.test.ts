@@ -314,17 +314,21 @@ describe("a full disk", () => {
 });
 
 describe("inputs that warn and go on", () => {
-  it("a remote src: skipped with one warning naming its location, not an error", async () => {
+  it("an inline src, and a remote one with remoteSources off: skipped with one warning naming its location, not an error", async () => {
     mkdirSync(join(root, "media"));
     makeCodedVideo(join(root, "media/clip.mp4"), { seconds: 1 });
     writeFiles(root, {
-      "index.html": `<div data-fps="30">\n  <video id="r" src="https://example.com/clip.mp4"></video>\n  <video id="ok" src="media/clip.mp4"></video>\n</div>\n`,
+      "index.html": `<div data-fps="30">\n  <video id="r" src="data:video/mp4;base64,example.com"></video>\n  <video id="ok" src="media/clip.mp4"></video>\n</div>\n`,
     });
     const run = await cli(["extract", "index.html", "--cache-dir", cache]);
     expect(run.exitCode).toBe(0);
-    const remote = run.stderr.split("\n").filter((l) => l.includes("example.com"));
-    expect(remote).toEqual([expect.stringMatching(/^index\.html:2:3: video "r" has a remote or inline src \(https:\/\/example\.com\/clip\.mp4\) and is not extracted$/)]);
-    const built = await viteBuild(root, { cacheDir: cache });
+    const inline = run.stderr.split("\n").filter((l) => l.includes("example.com"));
+    expect(inline).toEqual([expect.stringMatching(/^index\.html:2:3: video "r" has an inline src \(data:video\/mp4;base64,example\.com\) and is not extracted$/)]);
+    writeFiles(root, {
+      "index.html": `<div data-fps="30">\n  <video id="r" src="https://example.com/clip.mp4?sig=hush"></video>\n  <video id="ok" src="media/clip.mp4"></video>\n</div>\n`,
+    });
+    const built = await viteBuild(root, { cacheDir: cache, remoteSources: false });
+    expect(built.warnings.find((w) => w.includes("example.com"))).toMatch(/^index\.html:2:3: video "r" has a remote src \(https:\/\/example\.com\/clip\.mp4\?sig=REDACTED\) and remoteSources is false: not extracted$/);
     expect(built.warnings.filter((w) => w.includes("example.com"))).toHaveLength(1);
     expect(built.summary).toMatch(/1 videos · 1 hit/);
     await expectCleanStore();

@@ -15,7 +15,16 @@ export type ErrorCode =
   | "FC_NO_SPACE"
   | "FC_CANCELLED"
   | "FC_STORE_CORRUPT"
-  | "FC_REMOTE_SOURCE";
+  | "FC_REMOTE_SOURCE"
+  | "FC_REMOTE_NOT_ALLOWED"
+  | "FC_DOWNLOAD_NOT_FOUND"
+  | "FC_DOWNLOAD_DENIED"
+  | "FC_DOWNLOAD_TRUNCATED"
+  | "FC_DOWNLOAD_TOO_LARGE"
+  | "FC_DOWNLOAD_REDIRECT"
+  | "FC_DOWNLOAD_TIMEOUT"
+  | "FC_DOWNLOAD_TLS"
+  | "FC_DOWNLOAD_FAILED";
 
 /** Where in a composition a problem sits (1-based line and column, as editors count). */
 export interface SourceLocation {

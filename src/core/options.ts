@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { FramecacheError } from "./errors.js";
 import { parseSize } from "./format.js";
 import type { KeyMode } from "./key.js";
+import { resolveRemoteSources, type RemoteSourceOptions, type ResolvedRemoteSources } from "./remote-source-options.js";
 import { parseFps, type Rational } from "./time.js";
 
 /** A Turborepo remote cache API server (Vercel's, or the open-source `turborepo-remote-cache`). */
@@ -53,6 +54,12 @@ export interface FramecacheOptions {
   concurrency?: number;
   /** Shared cache over the Turborepo remote cache API. @default off, or from FRAMECACHE_REMOTE_* env */
   remote?: RemoteOptions | false;
+  /**
+   * `http(s)` video sources: downloaded once into the store, revalidated, then extracted like
+   * local files. `false` skips them with a warning.
+   * @default true
+   */
+  remoteSources?: boolean | RemoteSourceOptions;
   /** JSON report path relative to outDir; `false` for none. @default "framecache-report.json" */
   report?: string | false;
   /**
@@ -80,6 +87,8 @@ export interface ResolvedOptions {
   maxCacheSize: number;
   concurrency: number;
   remote?: RemoteOptions;
+  /** Undefined when remote sources are skipped. */
+  remoteSources?: ResolvedRemoteSources;
   report: string | false;
   /** Fixed ffmpeg timeout in ms; undefined scales with the frames (see `extractionTimeout`). */
   timeout?: number;
@@ -139,6 +148,7 @@ export function resolveOptions(options: FramecacheOptions = {}, env: NodeJS.Proc
     maxCacheSize,
     concurrency: positiveInt("concurrency", options.concurrency, 256) ?? defaultConcurrency(availableParallelism()),
     remote: resolveRemote(options.remote, env),
+    remoteSources: resolveRemoteSources(options.remoteSources, env),
     report,
     timeout: positiveInt("timeout", options.timeout, MAX_TIMEOUT_MS),
     ffmpegPath: options.ffmpegPath,

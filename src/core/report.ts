@@ -16,6 +16,9 @@ export interface Report {
   /** Bytes received from and sent to the remote cache. */
   remoteBytesDown: number;
   remoteBytesUp: number;
+  /** Remote (`http(s)`) sources downloaded, and their bytes. */
+  sourceDownloads: number;
+  sourceBytesDown: number;
   framesWritten: number;
   bytesWritten: number;
   gcEvicted: number;
@@ -27,7 +30,7 @@ export interface Report {
 export function emptyReport(): Report {
   return {
     videos: 0, scanMs: 0, probeMs: 0, hashMs: 0, extractMs: 0, emitMs: 0, totalMs: 0,
-    cacheHits: 0, cacheMisses: 0, remoteHits: 0, remoteBytesDown: 0, remoteBytesUp: 0, framesWritten: 0, bytesWritten: 0,
+    cacheHits: 0, cacheMisses: 0, remoteHits: 0, remoteBytesDown: 0, remoteBytesUp: 0, sourceDownloads: 0, sourceBytesDown: 0, framesWritten: 0, bytesWritten: 0,
     gcEvicted: 0, gcBytesFreed: 0, skippedRemote: 0, compositionsWithScriptedVideo: 0,
   };
 }

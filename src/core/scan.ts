@@ -1,5 +1,6 @@
 import type { SourceLocation, Warning } from "./errors.js";
 import { attr, elementsOf, positionOf, rootComposition, textOf, type Element } from "./html.js";
+import { isHttpSource, isInlineSource, redactUrl } from "./remote-url.js";
 import { videoId } from "./video-id.js";
 import { clampRate, MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
 import { MAX_SECONDS, parseRate, parseStartRef, type NamedElement, type Timing } from "./timing.js";
@@ -7,8 +8,10 @@ import { MAX_SECONDS, parseRate, parseStartRef, type NamedElement, type Timing }
 /** One `<video>` found in a composition, with its timing resolved per DESIGN §3. */
 export interface VideoRef {
   id: string;
-  /** The `src` as written (query and fragment included). */
+  /** The `src` as written (query and fragment included); for an `http(s)` source, with secrets redacted. */
   src: string;
+  /** An `http(s)` source's URL as written, secrets and all: only ever requested, never shown. */
+  url?: string;
   /** Ordinal among all `<video>` elements of the file, used to rewrite the same element later. */
   index: number;
   loc: SourceLocation;
@@ -42,7 +45,7 @@ export interface CompositionScan {
   /** The root's `data-fps`, when it has one. */
   fps?: Rational;
   videos: VideoRef[];
-  /** Remote and inline sources (`http:`, `data:`, `blob:`), which are not extracted. */
+  /** Inline sources (`data:`, `blob:`), which no file stands behind and are not extracted. */
   skipped: VideoRef[];
   nested: NestedRef[];
   /** The entry root's `data-duration` (else `data-composition-duration`): where the timeline ends. */
@@ -54,7 +57,6 @@ export interface CompositionScan {
   warnings: ScanWarning[];
 }
 
-const REMOTE = /^(?:https?:|data:|blob:|\/\/)/i;
 const CREATES_VIDEO = /createElement\(\s*["'`]video["'`]\s*\)|<video[\s>]/i;
 
 /** Scan one composition's HTML. `file` is only used to label locations. */
@@ -147,13 +149,15 @@ export function scanComposition(html: string, file: string): CompositionScan {
     if (!isVideo) continue;
     const src = videoSource(el);
     if (!src) continue;
-    const ref = readVideo(el, index, src, locate(el), timing, (a) => number(el, a), (a) => rateOf(el, a));
-    (REMOTE.test(src) ? scan.skipped : scan.videos).push(ref);
+    const remote = isHttpSource(src);
+    const ref = readVideo(el, index, remote ? redactUrl(src) : src, locate(el), timing, (a) => number(el, a), (a) => rateOf(el, a));
+    if (remote) ref.url = src;
+    (isInlineSource(src) ? scan.skipped : scan.videos).push(ref);
   }
   for (const ref of scan.skipped) {
     scan.warnings.push({
       code: "FC_REMOTE_SOURCE",
-      message: `video "${ref.id}" has a remote or inline src (${ref.src.slice(0, 60)}) and is not extracted`,
+      message: `video "${ref.id}" has an inline src (${ref.src.slice(0, 60)}) and is not extracted`,
       loc: ref.loc,
     });
   }

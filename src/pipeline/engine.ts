@@ -10,11 +10,13 @@ import type { Binaries } from "../media/binaries.js";
 import { knownEntries } from "../store/inventory.js";
 import { openRemote, type RemoteCache } from "../store/remote/client.js";
 import type { Composition, ProjectPaths } from "./compositions.js";
-import { localEntries, remoteEntries, type EntrySource } from "./entry-sources.js";
+import { localEntries, remoteEntries, withSourceBytes, type EntrySource } from "./entry-sources.js";
 import { explainMisses } from "./explain.js";
 import { extraction } from "./extraction.js";
 import { Planner } from "./planner.js";
 import { Producer } from "./producer.js";
+import { RemoteSources } from "./remote-sources.js";
+import { sharedSourceRecords } from "./source-records.js";
 import { addError, countResults, withLocation, type Outcome, type VideoResult } from "./results.js";
 import { SourceFacts } from "./sources.js";
 import { StoreDir } from "./store-dir.js";
@@ -57,6 +59,7 @@ export class Engine {
   private readonly store: StoreDir;
   private readonly facts: SourceFacts;
   private readonly remote?: RemoteCache;
+  private readonly remoteSources?: RemoteSources;
   private readonly planner: Planner;
   private readonly strategy: ExtractionStrategy;
   private readonly producer: Producer;
@@ -72,7 +75,9 @@ export class Engine {
       return this.store.cached ? dir : undefined;
     }, this.report);
     this.remote = openRemote(options, this.logger, this.report);
-    this.planner = new Planner(config, options, this.facts, this.logger, this.report);
+    const records = this.remote && sharedSourceRecords(this.remote);
+    this.remoteSources = options.remoteSources && new RemoteSources(options.remoteSources, () => this.store.get(), this.logger, this.report, records);
+    this.planner = new Planner(config, options, this.facts, this.logger, this.report, this.remoteSources);
     this.slots = pLimit(options.concurrency);
     const binaries = () => this.facts.binaries();
     this.strategy = new ExtractionStrategy({
@@ -86,7 +91,9 @@ export class Engine {
     const sources: EntrySource[] = [localEntries];
     // Shared cache: between the local store and ffmpeg (DESIGN §6).
     if (this.remote) sources.push(remoteEntries(this.remote));
-    sources.push(extraction({ binaries, strategy: this.strategy, slots: this.slots, report: this.report, progress: config.progress, onExtract: config.onExtract }));
+    const extract = extraction({ binaries, strategy: this.strategy, slots: this.slots, report: this.report, progress: config.progress, onExtract: config.onExtract });
+    const remoteSources = this.remoteSources;
+    sources.push(remoteSources ? withSourceBytes(extract, (path, signal) => remoteSources.materialize(path, signal)) : extract);
     this.producer = new Producer(sources, this.store, { maxSize: options.maxCacheSize, report: this.report, logger: this.logger });
   }
 
@@ -159,6 +166,7 @@ export class Engine {
   /** Plan and extract everything under the given root compositions. */
   async run(roots: string[], signal?: AbortSignal): Promise<RunResult> {
     const started = performance.now();
+    this.refreshRemoteSources();
     const { compositions, errors } = await this.load(roots);
     // Every root is an entry with a timeline of its own.
     const timing = new TreeTiming();
@@ -192,6 +200,11 @@ export class Engine {
     if (known) explainMisses(results, known, this.logger);
     this.report.totalMs += performance.now() - started;
     return { compositions, results, errors, timing };
+  }
+
+  /** The next plan of each remote source asks its server again, unless inside `freshFor` (a build starts; a dev server polls). */
+  refreshRemoteSources(): void {
+    this.remoteSources?.refresh();
   }
 
   /** Add results to the report's counts. */

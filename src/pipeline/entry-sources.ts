@@ -14,8 +14,7 @@ export interface EntryRequest {
 }
 
 /**
- * Where a task's entry can come from: the local store, the shared cache, extraction (and,
- * later, remote-source downloads). The producer asks each in order; the first that answers wins.
+ * Where a task's entry can come from: the local store, the shared cache, extraction. The producer asks each in order; the first that answers wins.
  */
 export interface EntrySource {
   readonly name: string;
@@ -43,5 +42,19 @@ export function remoteEntries(remote: RemoteCache): EntrySource {
       return entry && { entry, cache: "remote-hit" };
     },
     put: (task, entry) => remote.upload(task, entry),
+  };
+}
+
+/**
+ * `source` (extraction) once the task's bytes are on disk: a remote source resolved from the
+ * shared cache's record was not downloaded, in the hope that its frames were there too.
+ */
+export function withSourceBytes(source: EntrySource, materialize: (path: string, signal?: AbortSignal) => Promise<void>): EntrySource {
+  return {
+    name: source.name,
+    async get(task, request) {
+      await materialize(task.source, request.signal);
+      return source.get(task, request);
+    },
   };
 }

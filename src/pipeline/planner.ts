@@ -2,13 +2,15 @@ import { stat } from "node:fs/promises";
 import { FramecacheError, formatLocation, warningLine } from "../core/errors.js";
 import type { DedupedLogger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
-import { availableMicros, planTask, type SourceIdentity, type Task } from "../core/plan.js";
+import type { KeyMode } from "../core/key.js";
+import { availableMicros, planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import { timed, type Report } from "../core/report.js";
-import type { VideoRef } from "../core/scan.js";
+import type { CompositionScan, VideoRef } from "../core/scan.js";
 import type { Micros, Rational } from "../core/time.js";
 import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type Timeline, type TimelineFile } from "../core/timeline.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { addError, withLocation, type PlannedVideo } from "./results.js";
+import type { RemoteSources } from "./remote-sources.js";
 import { factsKey, type SourceFacts } from "./sources.js";
 
 /** Compositions in, tasks out: reads the files, probes and hashes each source once. */
@@ -19,6 +21,8 @@ export class Planner {
     private readonly facts: SourceFacts,
     private readonly logger: DedupedLogger,
     private readonly report: Report,
+    /** Undefined when remote sources are off: their videos are skipped with a warning. */
+    private readonly remoteSources?: RemoteSources,
   ) {}
 
   /** Root compositions and what they nest, their warnings logged. */
@@ -27,6 +31,7 @@ export class Planner {
       loadCompositions(roots, this.paths, this.options.fps, (w) => this.logger.warn(warningLine(w))),
     );
     for (const composition of loaded.compositions.values()) {
+      if (!this.remoteSources) skipRemote(composition.scan);
       for (const warning of composition.scan.warnings) {
         // Remote sources are skipped by design: one line with a count, not one per video.
         const cause = warning.code === "FC_REMOTE_SOURCE" ? warning.code : undefined;
@@ -90,30 +95,20 @@ export class Planner {
   }
 
   private async planVideo(composition: Composition, ref: VideoRef, windows: ClipWindow[]): Promise<PlannedVideo | undefined> {
-    const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
-    const planned = await this.planWindows(path, ref, windows, composition.fps);
+    const planned = await this.planWindows(await this.describe(composition.file, ref), ref, windows, composition.fps);
     return planned && { composition, ref, ...planned };
   }
 
   /** Plan one reference to a file already resolved inside the project, on its own timeline. */
   async planFile(path: string, ref: VideoRef, fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] }> {
     // Without a host there is no preroll, so its own window always shows.
-    return (await this.planWindows(path, ref, [standaloneWindow(path, ref)], fps, format))!;
+    return (await this.planWindows(await this.describeFile(path, ref), ref, [standaloneWindow(path, ref)], fps, format))!;
   }
 
   /** One task for every window of a video: the source from the earliest media start to the latest end any of them shows. */
-  private async planWindows(path: string, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] } | undefined> {
+  private async planWindows(source: Described, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] } | undefined> {
     const what = `video "${ref.id}"`;
-    const st = await stat(path);
-    const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
-    const memo = factsKey(path, st);
-    // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
-    // A cold one hashes while ffprobe runs.
-    const probing = this.facts.probe(path, memo, { what: `${what} (${ref.src})`, loc: ref.loc });
-    const hashing = this.options.key === "content" ? this.facts.digest(path, memo) : undefined;
-    hashing?.catch(() => undefined); // a probe failure is the one reported
-    const info = await probing;
-    if (hashing) identity.digest = await hashing;
+    const { identity, info, keyMode } = source;
     if (info.alpha && format === "jpg") {
       this.logger.warn(
         `${formatLocation(ref.loc)}: ${what} (${ref.src}) has an alpha channel, which jpg frames drop; use format "png" or "auto" to keep it`,
@@ -123,15 +118,70 @@ export class Planner {
     // Every instance starts past its source's end, after a host's preroll: it never shows.
     if (clips.length === 0) return undefined;
     const o = this.options;
-    const task = planTask(ref, unionSpan(clips), identity, info, { fps, format, quality: o.quality, width: o.width, height: o.height, keyMode: o.key });
+    const task = planTask(ref, unionSpan(clips), identity, info, { fps, format, quality: o.quality, width: o.width, height: o.height, keyMode });
     return { task, clips };
+  }
+
+  /** What planning needs of a video's source, local or remote. */
+  private async describe(compositionFile: string, ref: VideoRef): Promise<Described> {
+    if (ref.url !== undefined) return this.describeRemote(ref.url, ref);
+    const path = await resolveProjectFile(ref.src, compositionFile, this.paths, ref.loc, `video "${ref.id}"`);
+    return this.describeFile(path, ref);
+  }
+
+  private async describeFile(path: string, ref: VideoRef): Promise<Described> {
+    const st = await stat(path);
+    const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
+    const memo = factsKey(path, st);
+    // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
+    // A cold one hashes while ffprobe runs.
+    const probing = this.facts.probe(path, memo, { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
+    const hashing = this.options.key === "content" ? this.facts.digest(path, memo) : undefined;
+    hashing?.catch(() => undefined); // a probe failure is the one reported
+    const info = await probing;
+    if (hashing) identity.digest = await hashing;
+    return { identity, info, keyMode: this.options.key };
+  }
+
+  /** A downloaded file is keyed by its bytes whatever `key` says: its path and mtime are the store's, not the project's. */
+  private async describeRemote(url: string, ref: VideoRef): Promise<Described> {
+    const sources = this.remoteSources;
+    if (!sources) throw new Error("remote sources are off, yet a remote video was planned");
+    const file = await sources.resolve(url);
+    const identity: SourceIdentity = { path: file.path, size: file.size, mtimeMs: 0, digest: file.digest };
+    if (file.info) return { identity, info: file.info, keyMode: "content" };
+    const st = await stat(file.path);
+    const what = `video "${ref.id}" (${ref.src})`;
+    const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }).catch(async (error: unknown) => {
+      // Not kept: the server may serve the video once it is fixed, and no later run should trust this copy.
+      await sources.discard(url);
+      throw error;
+    });
+    void sources.share(url, file, info);
+    return { identity, info, keyMode: "content" };
   }
 
   /** The source of a natural-length video, from its media start, on the timeline (a start reference's target). */
   private async naturalLength(composition: Composition, ref: VideoRef): Promise<Micros> {
-    const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
-    const info = await this.facts.probe(path, factsKey(path, await stat(path)), { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
+    const { info } = await this.describe(composition.file, ref);
     return Math.floor(Math.max(0, availableMicros(info) - ref.mediaStart) / ref.playbackRate);
+  }
+}
+
+interface Described {
+  identity: SourceIdentity;
+  info: SourceInfo;
+  keyMode: KeyMode;
+}
+
+/** With remote sources off, their videos are skipped as inline ones are, each with a warning. */
+function skipRemote(scan: CompositionScan): void {
+  const remote = scan.videos.filter((v) => v.url !== undefined);
+  if (remote.length === 0) return;
+  scan.videos = scan.videos.filter((v) => v.url === undefined);
+  scan.skipped.push(...remote);
+  for (const ref of remote) {
+    scan.warnings.push({ code: "FC_REMOTE_SOURCE", message: `video "${ref.id}" has a remote src (${ref.src}) and remoteSources is false: not extracted`, loc: ref.loc });
   }
 }
 

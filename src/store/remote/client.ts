@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
 import pLimit from "p-limit";
 import type { RemoteOptions, ResolvedOptions } from "../../core/options.js";
 import type { Task } from "../../core/plan.js";
@@ -107,6 +108,46 @@ export class RemoteCache {
         return undefined;
       }
     });
+  }
+
+  /**
+   * A small artifact that is not an entry (a remote source's digest record), whole in memory;
+   * undefined on a miss or any failure, as for entries.
+   */
+  async getBlob(hash: string, maxBytes: number): Promise<Buffer | undefined> {
+    if (!this.available()) return undefined;
+    return this.limit(async () => {
+      try {
+        const res = await this.endpoint.send("GET", this.artifactUrl(hash));
+        if (res.statusCode === 404) return void res.resume();
+        if (res.statusCode !== 200) throw new StatusError(res.statusCode ?? 0, "GET", await errorText(res));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > maxBytes) return void res.destroy();
+          chunks.push(chunk);
+        }
+        this.counters.remoteBytesDown += size;
+        return Buffer.concat(chunks);
+      } catch (error) {
+        this.failed(error);
+        return undefined;
+      }
+    });
+  }
+
+  /** Upload a small artifact in the background, like an entry; `flush` waits for it. */
+  putBlob(hash: string, bytes: Buffer): void {
+    if (this.uploadsOff || !this.available()) return;
+    const job = this.limit(async () => {
+      const res = await this.endpoint.send("PUT", this.artifactUrl(hash), { headers: { "content-type": "application/octet-stream" }, body: () => Readable.from([bytes]), length: bytes.length });
+      if (res.statusCode !== 200 && res.statusCode !== 201 && res.statusCode !== 202) throw new StatusError(res.statusCode ?? 0, "PUT", await errorText(res));
+      res.resume();
+      this.counters.remoteBytesUp += bytes.length;
+    }).catch((error: unknown) => this.failed(error));
+    this.pending.add(job);
+    void job.finally(() => this.pending.delete(job));
   }
 
   /** Upload a freshly extracted entry in the background; `flush` waits for it. */
