@@ -2,13 +2,11 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeF
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
-import type { FramecacheError } from "../src/core/errors.js";
-import { Engine } from "../src/pipeline/engine.js";
+import type { FramecacheOptions } from "../src/core/options.js";
 import { verifyStore } from "../src/store/verify.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { startMediaServer, selfSignedCert, type MediaServer } from "./helpers/media-server.js";
-import { writeFiles } from "./helpers/project.js";
+import { compositionProject, extractProject } from "./helpers/extract.js";
 import { startRemoteServer, type RemoteServer } from "./helpers/remote-server.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
@@ -31,38 +29,8 @@ afterAll(async () => {
 });
 
 let projects = 0;
-function project(html: string): string {
-  const root = join(tmp.dir, `p${projects++}`);
-  writeFiles(root, { "index.html": `<!doctype html>\n<div data-composition-id="main">\n${html}\n</div>\n` });
-  return root;
-}
-
-interface Run {
-  ids: Record<string, { dir: string; frames: number }>;
-  errors: FramecacheError[];
-  warnings: string[];
-  extracted: number;
-  report: Engine["report"];
-}
-
-async function extract(root: string, options: FramecacheOptions = {}, cacheDir = join(root, "cache")): Promise<Run> {
-  const warnings: string[] = [];
-  let extracted = 0;
-  const engine = new Engine({
-    root,
-    allow: [],
-    options: resolveOptions({ cacheDir, ...options }, {}),
-    logger: { info() {}, warn: (m) => void warnings.push(m) },
-    onExtract: () => void extracted++,
-  });
-  try {
-    const { results, errors } = await engine.run([join(root, "index.html")]);
-    const ids = Object.fromEntries(results.map((r) => [r.ref.id, { dir: r.entry.dir, frames: r.entry.frames }]));
-    return { ids, errors, warnings, extracted, report: engine.report };
-  } finally {
-    await engine.dispose();
-  }
-}
+const project = (html: string) => compositionProject(join(tmp.dir, `p${projects++}`), html);
+const extract = extractProject;
 
 function since(mark: number) {
   return media.log.slice(mark);

@@ -138,7 +138,7 @@ describe("framecache verify", () => {
     const bad = await json(["verify"]);
     expect(bad.exitCode).toBe(1);
     expect(bad.out.problems).toEqual([{ name: victim, step: "digests", reason: expect.any(String), bad: true, fixed: false, code: "FC_STORE_CORRUPT" }]);
-    expect(bad.out.steps.map((s: { name: string }) => s.name)).toEqual(["sentinels", "keys", "frames", "digests", "partials", "locks", "fix"]);
+    expect(bad.out.steps.map((s: { name: string }) => s.name)).toEqual(["sentinels", "keys", "frames", "digests", "partials", "locks", "downloads", "fix"]);
 
     const fixed = await json(["verify", "--fix"]);
     expect(fixed.exitCode).toBe(0);
@@ -213,7 +213,7 @@ describe("framecache verify", () => {
 
     const fixed = await json(["verify", "--fix"]);
     expect(fixed.exitCode).toBe(0);
-    expect(fixed.out.removed).toEqual({ entries: 4, partials: 1, locks: 1 });
+    expect(fixed.out.removed).toEqual({ entries: 4, partials: 1, locks: 1, downloads: 0 });
     expect(storeFiles()).toEqual(["CACHEDIR.TAG", "hfcache-v2-1111111111111111", "hfcache-v2-4444444444444444.lock", livePartial].sort());
   });
 });

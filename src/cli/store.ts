@@ -6,6 +6,7 @@ import { resolveOptions } from "../core/options.js";
 import { cleanStore, collectGarbage } from "../store/gc.js";
 import { isStray, readInventory, type EntryInfo } from "../store/inventory.js";
 import { verifyStore } from "../store/verify.js";
+import { downloadsJson, downloadsOf, downloadsTable } from "./downloads.js";
 import { fields, table } from "./table.js";
 
 export interface StoreFlags {
@@ -101,9 +102,11 @@ export async function lsCommand(flags: StoreFlags, io: CliIO): Promise<number> {
   const now = io.now ?? Date.now();
   const { entries } = await readInventory(dir, now);
   const sorted = [...entries].sort((a, b) => b.lastUsed - a.lastUsed || a.name.localeCompare(b.name));
+  const downloads = await downloadsOf(dir);
   if (flags.json) {
     json(io, {
       cacheDir: dir,
+      downloads: downloadsJson(downloads),
       entries: sorted.map((e) => ({
         name: e.name,
         status: STATUS[e.kind],
@@ -119,12 +122,12 @@ export async function lsCommand(flags: StoreFlags, io: CliIO): Promise<number> {
     });
     return 0;
   }
-  if (sorted.length === 0) {
-    io.print(`No entries in ${displayPath(dir, io.cwd)}`);
-    return 0;
+  if (sorted.length === 0) io.print(`No entries in ${displayPath(dir, io.cwd)}`);
+  else {
+    const rows = sorted.map((e) => [e.name, String(e.frames), formatBytes(e.bytes), formatAge(now - e.lastUsed), describeSource(e, io.cwd)]);
+    io.print(table(["ENTRY", "FRAMES", "SIZE", "LAST USED", "SOURCE"], rows, [1, 2]));
   }
-  const rows = sorted.map((e) => [e.name, String(e.frames), formatBytes(e.bytes), formatAge(now - e.lastUsed), describeSource(e, io.cwd)]);
-  io.print(table(["ENTRY", "FRAMES", "SIZE", "LAST USED", "SOURCE"], rows, [1, 2]));
+  if (downloads.length > 0) io.print(`\n${downloadsTable(downloads, now)}`);
   return 0;
 }
 
@@ -215,6 +218,7 @@ export async function verifyCommand(flags: StoreFlags, io: CliIO): Promise<numbe
     count(stats.strayPartials, "stray partial"),
     count(stats.staleLocks, "stale lock"),
   ];
+  if (stats.downloads > 0 || stats.badDownloads > 0) parts.push(`${count(stats.downloads, "download")} checked, ${stats.badDownloads} bad`);
   io.print(`verify  ${parts.join(" · ")}`);
   if (flags.fix) {
     const r = stats.removed;
@@ -238,13 +242,15 @@ export async function gcCommand(flags: StoreFlags, io: CliIO): Promise<number> {
     return 0;
   }
   const verb = flags.dryRun ? "would evict" : "evicted";
-  for (const name of stats.evictedEntries) io.print(`${verb}  ${name}`);
+  for (const name of [...stats.evictedEntries, ...stats.downloads.evictedDownloads]) io.print(`${verb}  ${name}`);
   const parts = [
     `${verb} ${count(stats.evicted, "entry", "entries")} (${formatBytes(stats.bytesFreed)})`,
     `${count(stats.partialsRemoved, "partial")} and ${count(stats.locksRemoved, "stale lock")} ${flags.dryRun ? "to remove" : "removed"}`,
     `${count(stats.kept, "entry", "entries")} kept (${formatBytes(stats.bytesKept)} of ${formatBytes(maxSize)})`,
   ];
-  if (stats.spared > 0) parts.push(`${stats.spared} spared (used in the last hour or locked)`);
+  const d = stats.downloads;
+  if (d.evicted + d.kept > 0) parts.push(`downloads: ${verb} ${d.evicted} (${formatBytes(d.bytesFreed)}), ${d.kept} kept (${formatBytes(d.bytesKept)})`);
+  if (stats.spared + d.spared > 0) parts.push(`${stats.spared + d.spared} spared (used in the last hour or locked)`);
   io.print(`gc  ${parts.join(" · ")}`);
   return 0;
 }

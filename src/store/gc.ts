@@ -5,6 +5,7 @@ import { DIGEST_MEMO_DIR, pruneDigestMemo } from "./digest-memo.js";
 import { breakLock } from "./lock.js";
 import { HOUR_MS, isAbandoned, isStray, lockedEntries, readInventory, type EntryInfo } from "./inventory.js";
 import { removeEntry } from "./remove.js";
+import { collectDownloads, type DownloadGcStats } from "./downloads/upkeep.js";
 
 export interface GcOptions {
   /** Evict least recently used entries until the store holds at most this many bytes. */
@@ -30,6 +31,8 @@ export interface GcStats {
   spared: number;
   digestsPruned: number;
   evictedEntries: string[];
+  /** Remote sources' downloads, under the same budget: what entries leave of it. */
+  downloads: DownloadGcStats;
 }
 
 /** Digest memo records unused this long are dropped; a record is ~150 bytes, so this is only hygiene. */
@@ -47,6 +50,7 @@ export async function collectGarbage(storeDir: string, options: GcOptions = {}):
   const inventory = await readInventory(storeDir, now);
   const stats: GcStats = {
     evicted: 0, bytesFreed: 0, partialsRemoved: 0, locksRemoved: 0, kept: 0, bytesKept: 0, spared: 0, digestsPruned: 0, evictedEntries: [],
+    downloads: { evicted: 0, bytesFreed: 0, kept: 0, bytesKept: 0, partialsRemoved: 0, locksRemoved: 0, spared: 0, evictedDownloads: [] },
   };
   if (!inventory.exists) return stats;
 
@@ -90,6 +94,8 @@ export async function collectGarbage(storeDir: string, options: GcOptions = {}):
   }
   stats.kept = complete.length - stats.evicted;
   stats.bytesKept = total;
+  const budget = options.maxSize === undefined ? undefined : Math.max(0, options.maxSize - total);
+  stats.downloads = await collectDownloads(storeDir, { budget, maxAgeMs: options.maxAgeMs, dryRun, now });
   stats.digestsPruned = await pruneDigestMemo(storeDir, DIGEST_MEMO_MAX_AGE_MS, now, dryRun);
   return stats;
 }
@@ -135,5 +141,9 @@ export async function cleanStore(storeDir: string, now = Date.now()): Promise<Cl
     stats.locksRemoved++;
   }
   await rm(join(storeDir, DIGEST_MEMO_DIR), { recursive: true, force: true });
+  // Downloads go too, unless one is being written right now.
+  const downloads = await collectDownloads(storeDir, { budget: 0, dryRun: false, now, spareRecent: false });
+  stats.partialsRemoved += downloads.partialsRemoved;
+  stats.skipped += downloads.spared;
   return stats;
 }

@@ -4,6 +4,7 @@ import { breakLock } from "./lock.js";
 import { frameFiles, isAbandoned, isStray, readInventory, type EntryInfo, type Inventory } from "./inventory.js";
 import { removeEntry } from "./remove.js";
 import { digestFrames } from "./sentinel.js";
+import { removeBadDownload, verifyDownloads, type DownloadProblem } from "./downloads/upkeep.js";
 
 export interface VerifyOptions {
   /** Remove bad entries, stray partials and stale locks. */
@@ -35,7 +36,10 @@ export interface VerifyStats {
   badRemaining: number;
   strayPartials: number;
   staleLocks: number;
-  removed: { entries: number; partials: number; locks: number };
+  /** Remote sources' downloads checked against their recorded digests, and the bad ones. */
+  downloads: number;
+  badDownloads: number;
+  removed: { entries: number; partials: number; locks: number; downloads: number };
   problems: VerifyProblem[];
   steps: { name: string; ms: number }[];
 }
@@ -48,6 +52,7 @@ interface Context {
   /** Entries still passing; each step checks these and drops the ones it rejects. */
   passing: EntryInfo[];
   stats: VerifyStats;
+  downloadProblems: DownloadProblem[];
 }
 
 type Step = (ctx: Context) => Promise<void>;
@@ -64,6 +69,7 @@ const STEPS: [string, Step][] = [
   ["digests", checkDigests],
   ["partials", checkPartials],
   ["locks", checkLocks],
+  ["downloads", checkDownloads],
   ["fix", fixProblems],
 ];
 
@@ -73,9 +79,9 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
   const stats: VerifyStats = {
     entries: inventory.entries.filter((e) => e.kind !== "incomplete").length,
     verified: 0, legacy: 0, framesChecked: 0, bytesChecked: 0, badEntries: 0, badRemaining: 0,
-    strayPartials: 0, staleLocks: 0, removed: { entries: 0, partials: 0, locks: 0 }, problems: [], steps: [],
+    strayPartials: 0, staleLocks: 0, downloads: 0, badDownloads: 0, removed: { entries: 0, partials: 0, locks: 0, downloads: 0 }, problems: [], steps: [],
   };
-  const ctx: Context = { storeDir, inventory, now, fix: options.fix ?? false, passing: [...inventory.entries], stats };
+  const ctx: Context = { storeDir, inventory, now, fix: options.fix ?? false, passing: [...inventory.entries], stats, downloadProblems: [] };
   for (const [name, step] of STEPS) {
     const started = performance.now();
     await step(ctx);
@@ -83,7 +89,7 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
   }
   stats.verified = ctx.passing.length;
   stats.legacy = ctx.passing.filter((e) => e.kind === "legacy").length;
-  stats.badRemaining = stats.badEntries - stats.removed.entries;
+  stats.badRemaining = stats.badEntries - stats.removed.entries + stats.badDownloads - stats.removed.downloads;
   return stats;
 }
 
@@ -183,6 +189,19 @@ async function checkLocks(ctx: Context): Promise<void> {
   }
 }
 
+/** Each download's bytes against the digest taken as they arrived. */
+async function checkDownloads(ctx: Context): Promise<void> {
+  const found = await verifyDownloads(ctx.storeDir, ctx.now);
+  ctx.stats.downloads = found.checked;
+  ctx.stats.bytesChecked += found.bytesChecked;
+  ctx.downloadProblems = found.problems;
+  for (const p of found.problems) {
+    ctx.stats.problems.push({ name: p.name, step: "downloads", reason: p.reason, bad: p.bad, fixed: false });
+    if (p.bad) ctx.stats.badDownloads++;
+    else ctx.stats.strayPartials++;
+  }
+}
+
 async function fixProblems(ctx: Context): Promise<void> {
   if (!ctx.fix) return;
   const { inventory, stats } = ctx;
@@ -192,6 +211,11 @@ async function fixProblems(ctx: Context): Promise<void> {
       const removed = await rm(inventory.sides.find((s) => s.name === problem.name)!.path, { recursive: true, force: true, maxRetries: 3 }).then(() => true, () => false);
       if (!removed) continue;
       stats.removed.partials++;
+    } else if (problem.step === "downloads") {
+      const found = ctx.downloadProblems.find((p) => p.name === problem.name)!;
+      await removeBadDownload(ctx.storeDir, found);
+      if (found.bad) stats.removed.downloads++;
+      else stats.removed.partials++;
     } else if (problem.step === "locks") {
       const lock = inventory.locks.find((l) => l.name === problem.name)!;
       await breakLock(lock.path, lock.state.kind === "stale" ? lock.state.owner : undefined);
