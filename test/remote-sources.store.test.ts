@@ -44,7 +44,7 @@ describe("downloads in the store's commands", () => {
     // One byte changed in place: the digest taken as it arrived no longer matches.
     const downloaded = join(root, "cache/downloads", readdirSync(join(root, "cache/downloads")).find((n) => n.endsWith(".mp4"))!);
     const bytes = readFileSync(downloaded);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 10) ^ 0xff, bytes.length - 10);
     writeFileSync(downloaded, bytes);
     const bad = await cli(root, "verify");
     expect(bad.exitCode).toBe(1);

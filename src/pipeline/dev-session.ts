@@ -13,6 +13,7 @@ import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 import { changedVideos, readyLine, sameLayout, type Served } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
+import { RemoteWatch } from "./dev-remote.js";
 import { DevTimelines } from "./dev-timelines.js";
 import type { Engine } from "./engine.js";
 import { layoutEdits, videoEdits } from "./output.js";
@@ -53,6 +54,7 @@ export class DevSession {
   private readonly logged = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private gcTimer?: NodeJS.Timeout;
+  private readonly remotes: RemoteWatch;
   private disposed = false;
 
   constructor(
@@ -61,6 +63,8 @@ export class DevSession {
   ) {
     this.runs = new DevRuns(engine, options);
     this.timelines = new DevTimelines(engine);
+    const served = () => [...this.served.values()].flatMap((s) => s.videos);
+    this.remotes = new RemoteWatch(engine, served, (source) => void this.queue(() => this.sourceChanged(source)));
   }
 
   /**
@@ -135,6 +139,7 @@ export class DevSession {
     this.disposed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     clearTimeout(this.gcTimer);
+    this.remotes.stop();
     await this.runs.dispose();
     await this.engine.dispose();
   }

@@ -207,6 +207,11 @@ export class Engine {
     this.remoteSources?.refresh();
   }
 
+  /** The digest of a remote source's bytes as its server has them now (within `freshFor`, as last seen). */
+  async remoteDigest(url: string): Promise<string | undefined> {
+    return (await this.remoteSources?.resolve(url))?.digest;
+  }
+
   /** Add results to the report's counts. */
   count(compositions: Map<string, Composition>, results: VideoResult[]): void {
     countResults(this.report, compositions.values(), results);

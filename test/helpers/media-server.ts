@@ -129,10 +129,14 @@ export async function startMediaServer(options: { tls?: { key: string; cert: str
   };
 }
 
-/** A self-signed certificate for 127.0.0.1, made with openssl into `dir`: one Node refuses. */
-export function selfSignedCert(dir: string): { key: string; cert: string } {
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"], { stdio: "ignore" });
-  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
+/**
+ * A self-signed certificate for 127.0.0.1, made with openssl into `dir`: Node refuses it, unless
+ * a process starts with it in NODE_EXTRA_CA_CERTS (`certFile`).
+ */
+export function selfSignedCert(dir: string, name = "tls"): { key: string; cert: string; certFile: string } {
+  const key = join(dir, `${name}-key.pem`);
+  const cert = join(dir, `${name}-cert.pem`);
+  const args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"];
+  execFileSync("openssl", args, { stdio: "ignore" });
+  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8"), certFile: cert };
 }

@@ -1,0 +1,46 @@
+import type { PlannedVideo } from "./results.js";
+import type { Engine } from "./engine.js";
+
+/**
+ * A dev server outlives any freshness window: every `freshFor` (at least a second) the remote
+ * sources the pages show are revalidated, and a source whose bytes changed on its server is
+ * re-planned like an edited local file, which sends the pages an update.
+ */
+export class RemoteWatch {
+  private readonly timer?: NodeJS.Timeout;
+  private polling = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly videos: () => Iterable<PlannedVideo>,
+    private readonly changed: (source: string) => void,
+  ) {
+    const freshFor = engine.config.options.remoteSources?.freshForMs;
+    if (freshFor === undefined) return;
+    this.timer = setInterval(() => void this.poll(), Math.max(1000, freshFor));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const remote = [...this.videos()].filter((v) => v.ref.url !== undefined);
+      if (remote.length === 0) return;
+      this.engine.refreshRemoteSources();
+      const changed = new Set<string>();
+      for (const v of remote) {
+        // Offline or refused: the pages keep what they show; the next page request reports it.
+        const digest = await this.engine.remoteDigest(v.ref.url!).catch(() => undefined);
+        if (digest !== undefined && v.task.input.p !== `sha256:${digest}`) changed.add(v.task.source);
+      }
+      for (const source of changed) this.changed(source);
+    } finally {
+      this.polling = false;
+    }
+  }
+}
