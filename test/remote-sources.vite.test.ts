@@ -46,7 +46,7 @@ await build({ root: process.cwd(), configFile: false, logLevel: "info", plugins:
     try {
       // The certificate is trusted the way a user trusts a private CA: for the whole process, from its start.
       const run = await execa("node", ["build.mjs"], { cwd: root, env: { NODE_EXTRA_CA_CERTS: tls.certFile }, all: true });
-      expect(run.all).toMatch(/framecache {2}1 videos · 0 hit · 1 extracted · 60 frames/);
+      expect(run.all).toMatch(/framecache {2}1 videos · 0 hit · 1 extracted · 60 frames \(.*\) · [\d.]+m?s · 1 downloaded \([\d.]+ kB\)/);
       const manifest = JSON.parse(readFileSync(join(root, "dist/framecache-manifest.json"), "utf8")) as { videos: { id: string; src: string; frames: string }[] };
       expect(manifest.videos.map((v) => [v.id, v.src])).toEqual([["aroll", `${media.url}/media/aroll.mp4?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED`]]);
       expect(readFrameNumbers(join(root, "dist", manifest.videos[0]!.frames, ".."))).toEqual(range(0, 60));

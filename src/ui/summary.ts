@@ -11,6 +11,7 @@ export function summaryLine(r: Report): string {
     formatDuration(r.totalMs),
   ];
   if (r.remoteHits > 0) parts.push(`${r.remoteHits} remote`);
+  if (r.sourceDownloads > 0) parts.push(`${r.sourceDownloads} downloaded (${formatBytes(r.sourceBytesDown)})`);
   return `framecache  ${parts.join(" · ")}`;
 }
 

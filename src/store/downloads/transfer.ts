@@ -117,6 +117,10 @@ async function receive(response: Response, file: FileHandle, state: Progress, to
     for (;;) {
       const { done, value } = await reader.read();
       if (silence.fired) throw timedOut(options.timeoutMs);
+      if (options.signal?.aborted) {
+        await reader.cancel();
+        throw new FramecacheError("FC_CANCELLED", "the download was cancelled");
+      }
       silence.reset();
       if (done) return;
       if (state.received + value.byteLength > options.maxBytes) {

@@ -9,7 +9,7 @@ import { downloadsDir, listDownloads, removeDownload, type DownloadInfo } from "
 function leftovers(info: DownloadInfo, now: number): DownloadInfo["files"] {
   return info.files.filter((f) => {
     if (f.name === `${info.id}.json` || f.name === `${info.id}.lock` || f.name === info.record?.file) return false;
-    const pid = /\.partial-(\d+)-/.exec(f.name)?.[1];
+    const pid = /\.(?:partial-|lock\.)(\d+)-/.exec(f.name)?.[1];
     // A writer at work: its partial, or the bytes it renamed into place just before writing the record.
     if (now - f.mtimeMs < HOUR_MS && (pid === undefined ? !info.record : processAlive(Number(pid)))) return false;
     return true;
