@@ -95,4 +95,31 @@ await build({ root: process.cwd(), configFile: false, logLevel: "info", plugins:
       await media.stop();
     }
   });
+
+  it("vite dev: a page waiting for a slow download does not hold up another page", async () => {
+    const media = await startMediaServer();
+    media.serve("/slow.mp4", aroll);
+    media.fault("/slow.mp4", { kind: "slow", ms: 2500 });
+    const root = join(tmp.dir, "dev-slow");
+    copyFileSync(aroll, join(tmp.dir, "local.mp4"));
+    writeFiles(root, {
+      "remote.html": `<div data-composition-id="r">\n  <video id="r" src="${media.url}/slow.mp4" data-duration="0.5"></video>\n</div>\n`,
+      "local.html": `<div data-composition-id="l">\n  <video id="l" src="local.mp4" data-duration="0.5"></video>\n</div>\n`,
+    });
+    copyFileSync(aroll, join(root, "local.mp4"));
+    const dev = await startDev(root, { cacheDir: join(root, "cache") });
+    try {
+      const order: string[] = [];
+      const get = (page: string) => fetch(`${dev.origin}/${page}`).then(async (res) => (order.push(page), await res.text()));
+      const remote = get("remote.html");
+      await until(() => media.log.length > 0, "the download to start");
+      const local = await get("local.html");
+      expect(local).toContain("data-frames=");
+      expect(await remote).toContain("data-frames=");
+      expect(order).toEqual(["local.html", "remote.html"]);
+    } finally {
+      await dev.close();
+      await media.stop();
+    }
+  });
 });

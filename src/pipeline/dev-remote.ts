@@ -44,3 +44,16 @@ export class RemoteWatch {
     }
   }
 }
+
+/**
+ * Download (or revalidate) the remote sources of a composition tree before its plan takes the
+ * session's queue, so a long download holds up only the page that needs it, not every other page
+ * and edit. The plan then finds each source resolved.
+ */
+export async function prepareRemoteSources(engine: Engine, root: string): Promise<void> {
+  if (!engine.config.options.remoteSources) return;
+  const { compositions } = await engine.load([root]).catch(() => ({ compositions: new Map() }));
+  const urls = new Set([...compositions.values()].flatMap((c) => c.scan.videos.flatMap((v: PlannedVideo["ref"]) => v.url ?? [])));
+  // Failures are reported by the plan, at the video.
+  await Promise.all([...urls].map((url) => engine.remoteDigest(url).catch(() => undefined)));
+}

@@ -13,7 +13,7 @@ import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 import { changedVideos, readyLine, sameLayout, type Served } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
-import { RemoteWatch } from "./dev-remote.js";
+import { prepareRemoteSources, RemoteWatch } from "./dev-remote.js";
 import { DevTimelines } from "./dev-timelines.js";
 import type { Engine } from "./engine.js";
 import { layoutEdits, videoEdits } from "./output.js";
@@ -71,9 +71,10 @@ export class DevSession {
    * Plan the composition `file` (with the tree it belongs to) and return `html`
    * with dev frame URLs. Extraction continues after this returns.
    */
-  page(file: string, html: string): Promise<{ html: string; videos: number }> {
+  async page(file: string, html: string): Promise<{ html: string; videos: number }> {
+    const real = await realpathOr(file);
+    await prepareRemoteSources(this.engine, this.rootOf(real));
     return this.queue(async () => {
-      const real = await realpathOr(file);
       const root = this.rootOf(real);
       await this.planRoot(root);
       const served = this.served.get(real);
@@ -86,6 +87,7 @@ export class DevSession {
   async warm(roots: string[]): Promise<void> {
     // One root at a time, so a page requested meanwhile is planned before the rest.
     for (const root of roots) {
+      await prepareRemoteSources(this.engine, root);
       await this.queue(async () => {
         if (!this.disposed && (await exists(root))) await this.planRoot(await realpathOr(root));
       });

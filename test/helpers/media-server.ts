@@ -54,14 +54,15 @@ export async function startMediaServer(options: { tls?: { key: string; cert: str
   const used = new Set<string>();
   const log: LoggedRequest[] = [];
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const slow = faults.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (slow?.kind === "slow") return void setTimeout(() => respond(req, res), slow.ms);
-    respond(req, res);
-  };
-  const respond = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
+    // Logged as it arrives, answered when the server is ready to.
     const entry: LoggedRequest = { method: req.method ?? "GET", path, headers: req.headers, status: 0, bytes: 0 };
     log.push(entry);
+    const slow = faults.get(path);
+    if (slow?.kind === "slow") return void setTimeout(() => respond(req, res, path, entry), slow.ms);
+    respond(req, res, path, entry);
+  };
+  const respond = (req: IncomingMessage, res: ServerResponse, path: string, entry: LoggedRequest) => {
     const send = (status: number, headers: Record<string, string | number> = {}, body?: Buffer) => {
       entry.status = status;
       res.writeHead(status, headers);
