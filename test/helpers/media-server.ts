@@ -19,6 +19,8 @@ export type Fault =
   | { kind: "weak-etag" }
   | { kind: "no-validators" }
   | { kind: "no-ranges" }
+  /** A private bucket: 403 unless the request carries this header with this value. */
+  | { kind: "auth"; header: string; value: string }
   /** Answer every request this much later, as a far server does. */
   | { kind: "slow"; ms: number };
 
@@ -75,6 +77,7 @@ export async function startMediaServer(options: { tls?: { key: string; cert: str
     const first = !used.has(path);
     used.add(path);
     if (fault?.kind === "status") return send(fault.status, {}, Buffer.from("nope"));
+    if (fault?.kind === "auth" && req.headers[fault.header.toLowerCase()] !== fault.value) return send(403, {}, Buffer.from("denied"));
     if (fault?.kind === "redirect") return send(302, { location: fault.to });
     if (fault?.kind === "reset-once" && first) return void req.socket.destroy();
     if (fault?.kind === "error-once" && first) return send(fault.status, {}, Buffer.from("busy"));
