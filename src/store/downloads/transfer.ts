@@ -12,8 +12,6 @@ export interface TransferOptions {
   /** Validators of the copy at hand: the request is conditional, and a 304 keeps it. */
   known?: Validators;
   signal?: AbortSignal;
-  /** Bytes received so far, and the total when the server said. */
-  onBytes?: (received: number, total: number | undefined) => void;
 }
 
 export type Transfer =
@@ -130,7 +128,6 @@ async function receive(response: Response, file: FileHandle, state: Progress, to
       await file.write(value, 0, value.byteLength, state.received);
       state.hash.update(value);
       state.received += value.byteLength;
-      options.onBytes?.(state.received, total);
     }
   } catch (error) {
     if (silence.fired) throw timedOut(options.timeoutMs);
