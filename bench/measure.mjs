@@ -8,9 +8,9 @@ const [scenario, rawArgs = "{}"] = process.argv.slice(2);
 const args = JSON.parse(rawArgs);
 const dist = resolve(import.meta.dirname, "../dist");
 
-async function engineRun({ root, cacheDir, compositions, allow = [], segments }) {
+async function engineRun({ root, cacheDir, compositions, allow = [], segments, batch }) {
   const { Engine, resolveOptions } = await import(join(dist, "internal.js"));
-  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
+  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments, batch });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
   await engine.dispose();
   if (errors.length) throw errors[0];

@@ -17,6 +17,8 @@ import { Planner } from "./planner.js";
 import { Producer } from "./producer.js";
 import { addError, countResults, withLocation, type Outcome, type VideoResult } from "./results.js";
 import { SourceFacts } from "./sources.js";
+import { batchCandidates } from "../core/batch.js";
+import { Batches } from "./batch.js";
 import { StoreDir } from "./store-dir.js";
 import { ExtractionStrategy } from "./strategy.js";
 
@@ -43,6 +45,8 @@ export interface EngineOptions extends ProjectPaths {
   progress?: ExtractionProgress;
   /** Split each extraction into this many segments run side by side; default from the machine's cores (1 below 8). */
   segments?: number;
+  /** Short windows of one source share ffmpeg processes (the default); false runs one per window. */
+  batch?: boolean;
 }
 
 /**
@@ -173,10 +177,12 @@ export class Engine {
     // Overlapping misses wait for their shared pass; everything else starts at once. With a shared
     // cache there is none: it may hold them, and fetching beats decoding.
     const shared = this.remote ? undefined : await this.strategy.decodeShared(store, videos.map((v) => v.task), this.slots, this.report, signal);
+    const batch = this.batches(videos.map((v) => v.task).filter((t) => !shared?.members.has(t.key)), signal);
     const settled = await Promise.allSettled(
       videos.map(async (v) => {
         if (shared?.members.has(v.task.key)) await shared.ready;
-        return this.producer.ensure(v.task, { signal, shared: shared?.donors });
+        // A member that never reaches extraction (a hit) must not hold its batch up.
+        return this.producer.ensure(v.task, { signal, shared: shared?.donors, batch }).finally(() => batch?.withdraw(v.task));
       }),
     );
     await shared?.dispose();
@@ -192,6 +198,15 @@ export class Engine {
     if (known) explainMisses(results, known, this.logger);
     this.report.totalMs += performance.now() - started;
     return { compositions, results, errors, timing };
+  }
+
+  /** Short windows of one source, to extract in shared ffmpeg processes; none with a shared cache, which may hold them. */
+  private batches(tasks: Task[], signal?: AbortSignal): Batches | undefined {
+    if (this.remote || this.config.batch === false) return undefined;
+    const groups = batchCandidates([...new Map(tasks.map((t) => [t.key, t])).values()]);
+    if (groups.length === 0) return undefined;
+    const config = { binaries: () => this.facts.binaries(), keyframes: (t: Task) => this.facts.keyframesOf(t), timeout: this.config.options.timeout, slots: this.slots, report: this.report, signal };
+    return new Batches(groups, config);
   }
 
   /** Add results to the report's counts. */
