@@ -25,7 +25,9 @@ export function batchCandidates(tasks: readonly Task[], limits = BATCH_LIMITS): 
   const bySource = new Map<string, Task[]>();
   for (const task of tasks) {
     if (task.frameCount > limits.windowFrames) continue;
-    bySource.set(task.source, [...(bySource.get(task.source) ?? []), task]);
+    const group = bySource.get(task.source);
+    if (group) group.push(task);
+    else bySource.set(task.source, [task]);
   }
   return [...bySource.values()].filter((group) => group.length > 1);
 }

@@ -19,6 +19,7 @@ import { addError, countResults, withLocation, type Outcome, type VideoResult } 
 import { SourceFacts } from "./sources.js";
 import { batchCandidates } from "../core/batch.js";
 import { Batches } from "./batch.js";
+import { donorSnapshot } from "./reuse.js";
 import { StoreDir } from "./store-dir.js";
 import { ExtractionStrategy } from "./strategy.js";
 
@@ -177,12 +178,13 @@ export class Engine {
     // Overlapping misses wait for their shared pass; everything else starts at once. With a shared
     // cache there is none: it may hold them, and fetching beats decoding.
     const shared = this.remote ? undefined : await this.strategy.decodeShared(store, videos.map((v) => v.task), this.slots, this.report, signal);
+    const donors = donorSnapshot(store);
     const batch = this.batches(videos.map((v) => v.task).filter((t) => !shared?.members.has(t.key)), signal);
     const settled = await Promise.allSettled(
       videos.map(async (v) => {
         if (shared?.members.has(v.task.key)) await shared.ready;
         // A member that never reaches extraction (a hit) must not hold its batch up.
-        return this.producer.ensure(v.task, { signal, shared: shared?.donors, batch }).finally(() => batch?.withdraw(v.task));
+        return this.producer.ensure(v.task, { signal, shared: shared?.donors, batch, donors }).finally(() => batch?.withdraw(v.task));
       }),
     );
     await shared?.dispose();

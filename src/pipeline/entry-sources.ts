@@ -14,6 +14,8 @@ export interface EntryRequest {
   shared?: readonly Donor[];
   /** Windows of this run that may share an ffmpeg process (see Batches). */
   batch?: Batches;
+  /** The store's donors as this run first read them (see donorSnapshot). */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /**

@@ -57,11 +57,11 @@ export function extraction(config: ExtractionConfig): EntrySource {
       if (batch?.has(task)) {
         // Outside the slots: a batch takes one when all its members are in (see Batches).
         const slot = <T>(work: () => Promise<T>) => config.slots(() => timed(config.report, "extractMs", work));
-        const made = await locked(task, request, { batch, slot }).finally(() => batch.withdraw(task));
+        const made = await locked(task, request, { batch, slot, donors: request.donors }).finally(() => batch.withdraw(task));
         if (made) return made;
       }
       for (;;) {
-        const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request)));
+        const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request, request.donors && { slot: (work) => work(), donors: request.donors })));
         if (made) return made;
         await waitForLock(request.store, task.entry, request.signal);
         // What the other process published is read without waiting for an ffmpeg slot.

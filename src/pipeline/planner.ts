@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { FramecacheError, formatLocation, warningLine } from "../core/errors.js";
 import type { DedupedLogger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
@@ -104,7 +104,8 @@ export class Planner {
   /** One task for every window of a video: the source from the earliest media start to the latest end any of them shows. */
   private async planWindows(path: string, ref: VideoRef, windows: ClipWindow[], fps: Rational, format = this.options.format): Promise<{ task: Task; clips: ResolvedClip[] } | undefined> {
     const what = `video "${ref.id}"`;
-    const st = await stat(path);
+    // Synchronous: one stat of a file the resolve just touched (see realPath).
+    const st = statSync(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
     const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
@@ -130,7 +131,7 @@ export class Planner {
   /** The source of a natural-length video, from its media start, on the timeline (a start reference's target). */
   private async naturalLength(composition: Composition, ref: VideoRef): Promise<Micros> {
     const path = await resolveProjectFile(ref.src, composition.file, this.paths, ref.loc, `video "${ref.id}"`);
-    const info = await this.facts.probe(path, factsKey(path, await stat(path)), { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
+    const info = await this.facts.probe(path, factsKey(path, statSync(path)), { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
     return Math.floor(Math.max(0, availableMicros(info) - ref.mediaStart) / ref.playbackRate);
   }
 }

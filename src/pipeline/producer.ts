@@ -14,6 +14,8 @@ export interface EnsureOptions {
   shared?: readonly Donor[];
   /** This run's batches (see Batches). */
   batch?: Batches;
+  /** The store's donors as this run first read them (see donorSnapshot). */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /**
@@ -41,10 +43,10 @@ export class Producer {
     return running;
   }
 
-  private async produce(task: Task, { signal, shared, batch }: EnsureOptions): Promise<Outcome> {
+  private async produce(task: Task, { signal, shared, batch, donors }: EnsureOptions): Promise<Outcome> {
     const store = await this.store.get();
     for (const source of this.sources) {
-      const found = await source.get(task, { store, signal, shared, batch });
+      const found = await source.get(task, { store, signal, shared, batch, donors });
       if (!found) continue;
       if (found.cache === "miss") {
         this.extracted++;

@@ -35,6 +35,8 @@ export interface StrategyConfig {
 export interface Batching {
   batch?: Batches;
   slot: <T>(work: () => Promise<T>) => Promise<T>;
+  /** The store's donors as this run first read them (see donorSnapshot); else read for this miss. */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /** Decodes of this run that several misses take frames from; removed by `dispose`. */
@@ -56,8 +58,8 @@ export class ExtractionStrategy {
    */
   async fill(task: Task, dir: string, store: string, shared: readonly Donor[], signal?: AbortSignal, progress?: TaskProgress, batching?: Batching): Promise<Produced> {
     const binaries = await this.config.binaries();
-    const { batch, slot } = batching ?? { slot: <T>(work: () => Promise<T>) => work() };
-    const plan = bestReuse(task, [...shared, ...(await storeDonors(store, task))]);
+    const { batch, slot, donors = (t: Task) => storeDonors(store, t) } = batching ?? { slot: <T>(work: () => Promise<T>) => work() };
+    const plan = bestReuse(task, [...shared, ...(await donors(task))]);
     const keyframes = () => this.config.keyframes(task);
     const options = {
       signal,
