@@ -8,9 +8,9 @@ const [scenario, rawArgs = "{}"] = process.argv.slice(2);
 const args = JSON.parse(rawArgs);
 const dist = resolve(import.meta.dirname, "../dist");
 
-async function engineRun({ root, cacheDir, compositions, allow = [], segments }) {
+async function engineRun({ root, cacheDir, compositions, allow = [], segments, batch }) {
   const { Engine, resolveOptions } = await import(join(dist, "internal.js"));
-  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments });
+  const engine = new Engine({ root, allow, options: resolveOptions({ cacheDir }), logger: { info() {}, warn() {} }, segments, batch });
   const { results, errors } = await engine.run(compositions.map((c) => join(root, c)));
   await engine.dispose();
   if (errors.length) throw errors[0];
@@ -29,11 +29,21 @@ async function plan({ root, compositions, allow = [], outDirs }) {
   return { ffmpeg: ffmpeg.path, commands };
 }
 
-async function viteBuild({ root, allow = [] }) {
+/** `plugin: false` builds the same project without framecache: Vite's own share of a build. */
+async function viteBuild({ root, allow = [], options = {}, plugin = true }) {
   const { build } = await import("vite");
   const framecache = (await import(join(dist, "index.js"))).default;
-  await build({ root, configFile: false, logLevel: "silent", server: { fs: { allow: [root, ...allow] } }, plugins: [framecache({ cacheDir: join(root, "cache") })] });
+  const plugins = plugin ? [framecache({ cacheDir: join(root, "cache"), ...options })] : [];
+  await build({ root, configFile: false, logLevel: "silent", server: { fs: { allow: [root, ...allow] } }, plugins });
   return {};
+}
+
+/** `framecache extract` as a user runs it, in this process: its time includes loading the CLI. */
+async function cli({ cwd, argv }) {
+  const { execFileSync } = await import("node:child_process");
+  execFileSync("node", [join(dist, "cli.js"), ...argv], { cwd, stdio: "ignore" });
+  // This process's peak would say nothing about the CLI's; the engine scenario reports that.
+  return { rssMB: undefined };
 }
 
 /** The hashing alone: loading the module is not part of a digest's throughput. */
@@ -48,6 +58,7 @@ const scenarios = {
   engine: engineRun,
   plan,
   vite: viteBuild,
+  cli,
   digest,
   ffmpeg: async ({ ffmpeg = "ffmpeg", argv }) => (execFileSync(ffmpeg, argv, { stdio: "ignore" }), {}),
   cp: async ({ from, to }) => (execFileSync("cp", ["-r", from, to]), {}),

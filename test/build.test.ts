@@ -109,7 +109,8 @@ describe("vite build", () => {
     const ffmpeg = countingFfmpeg(dir);
     const result = await viteBuild(dir, { key: "stat", cacheDir, ffmpegPath: ffmpeg.path });
     expect(result.summary).toMatch(/ 3 videos · 1 hit · 2 extracted /);
-    expect(ffmpeg.runs()).toBe(2);
+    // The two misses are short windows of one source: one ffmpeg process for both.
+    expect(ffmpeg.runs()).toBe(1);
     const { byId } = readDist(join(dir, "dist"));
     expect(byId.a!.entry).toBe(engineName(0, 1));
     expect(byId.b!.entry).toBe(engineName(2, 1.5));

@@ -40,11 +40,50 @@ export function jpegQscale(quality: number): number {
  * early; all measured frame by frame.) Containers whose seeks miss are decoded from the start.
  */
 export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { first: 1, count: task.frameCount }, keyframes?: readonly Keyframe[]): string[] {
+  return [...GLOBAL_ARGS, ...extractionInput(task, span, keyframes), ...extractionOutput(task, outDir, span, 0)];
+}
+
+/** Options that apply to the whole ffmpeg process, before any input. */
+const GLOBAL_ARGS = ["-nostdin", "-hide_banner", "-loglevel", "error", "-copyts"];
+
+/** One window of a batch: a task's span into its own directory. */
+export interface BatchWindow {
+  task: Task;
+  outDir: string;
+  span?: FrameSpan;
+  keyframes?: readonly Keyframe[];
+}
+
+/**
+ * One ffmpeg process for several windows: each its own input (`-ss … -i`) and its own output
+ * mapping that input, with exactly the input and output options its own run would have, so
+ * each window's frames are the ones `extractionArgs` would write.
+ */
+export function batchArgs(windows: readonly BatchWindow[]): string[] {
+  const spanOf = (w: BatchWindow) => w.span ?? { first: 1, count: w.task.frameCount };
+  return [
+    ...GLOBAL_ARGS,
+    ...windows.flatMap((w) => extractionInput(w.task, spanOf(w), w.keyframes)),
+    ...windows.flatMap((w, i) => extractionOutput(w.task, w.outDir, spanOf(w), i)),
+  ];
+}
+
+/** The input options and the input of one window. */
+function extractionInput(task: Task, span: FrameSpan, keyframes?: readonly Keyframe[]): string[] {
+  const seek = seekPoint(task, span.first - 1, keyframes);
+  const args: string[] = [];
+  if (task.decoder) args.push("-c:v", task.decoder);
+  if (seek !== undefined) args.push("-noaccurate_seek", "-ss", String(fromMicros(seek)));
+  args.push("-i", `file:${task.source}`);
+  return args;
+}
+
+/** The output options and the output of one window, taking its video from input `input`. */
+function extractionOutput(task: Task, outDir: string, span: FrameSpan, input: number): string[] {
   // A later span keeps the task's time origin and starts the fps filter at its first tick, so its
   // frames are the very frames one pass would write there.
   const tick = span.first - 1;
   const startTime = tick === 0 ? "0" : String((tick * task.fps.den) / task.fps.num);
-  const seek = seekPoint(task, tick, keyframes);
   // Off the ticks, a source frame lands on the first tick at or after its time (round=up), so each
   // tick shows the last frame at or before it; on them, the default rounding keeps the HyperFrames
   // v2 engine's frames and a timestamp a hair off a tick still lands on it.
@@ -52,14 +91,9 @@ export function extractionArgs(task: Task, outDir: string, span: FrameSpan = { f
   const filters = [`setpts=PTS-(${fromMicros(task.origin)})/TB`, `fps=${fpsText(task.fps)}:start_time=${startTime}${round}`];
   if (task.tonemap) filters.push(TONEMAP);
   if (task.width || task.height) filters.push(`scale=${task.width ?? -2}:${task.height ?? -2}:flags=lanczos`);
-
-  const args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-copyts"];
-  if (task.decoder) args.push("-c:v", task.decoder);
-  if (seek !== undefined) args.push("-noaccurate_seek", "-ss", String(fromMicros(seek)));
-  args.push("-i", `file:${task.source}`);
   // No `-t`: the exact count stops ffmpeg. A `-t` would end the input at the span, and the fps
   // filter, rounding that end to a tick, drops a last frame the ceiling rule still counts.
-  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(span.count));
+  const args = ["-map", `${input}:v:0`, "-an", "-sn", "-dn", "-vf", filters.join(","), "-frames:v", String(span.count)];
   // ffmpeg clamps -q:v to its default -qmin of 2, which would make quality 97-100 the same as 95.
   if (task.format === "jpg") args.push("-qmin", "1", "-q:v", String(jpegQscale(task.quality)));
   else args.push("-compression_level", "1");

@@ -97,6 +97,8 @@ export interface Task {
   height?: number;
   /** Size of the frames written: the displayed (rotated) size, after the width/height options. */
   size: { width: number; height: number };
+  /** The source's displayed size, which its decoder's memory grows with (the frames may be scaled down). */
+  sourceSize?: { width: number; height: number };
   tonemap: boolean;
   decoder?: string;
 }
@@ -177,6 +179,7 @@ export function planTask(ref: VideoRef, clip: { mediaStart: Micros; span: Micros
     width: settings.width,
     height: settings.height,
     size: outputSize(info, settings),
+    sourceSize: { width: info.width, height: info.height },
     tonemap,
     decoder: info.decoder,
   };

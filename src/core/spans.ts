@@ -97,7 +97,9 @@ export function sharedDecodes(tasks: Task[]): SharedDecode[] {
   for (const task of tasks) {
     const { p, m, s, f, fmt, t } = task.input;
     const id = JSON.stringify([p, m, s, String(f), fmt, t ?? ""]);
-    bySettings.set(id, [...(bySettings.get(id) ?? []), task]);
+    const same = bySettings.get(id);
+    if (same) same.push(task);
+    else bySettings.set(id, [task]);
   }
   const groups: SharedDecode[] = [];
   for (const same of bySettings.values()) {

@@ -8,7 +8,7 @@ import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
 import type { Binaries } from "./binaries.js";
-import { run } from "./run.js";
+import { run, type RunResult } from "./run.js";
 
 export interface ExtractOptions {
   signal?: AbortSignal;
@@ -39,11 +39,7 @@ export async function extractFrames(binaries: Binaries, task: Task, dir: string,
 
 /** Write frames `span.first`… of the task into `dir` (as one pass would); returns how many ffmpeg wrote before the source ended. */
 export async function extractSpan(binaries: Binaries, task: Task, dir: string, span: FrameSpan, options: ExtractOptions = {}): Promise<number> {
-  if (task.tonemap && !binaries.features.zscale) {
-    throw new FramecacheError("FC_FFMPEG_FAILED", `${task.source} is HDR and needs tone mapping, but ${binaries.ffmpeg.path} was built without zscale (libzimg)`, {
-      hint: 'Use an ffmpeg built with --enable-libzimg (Debian/Ubuntu 22.04+, Homebrew and static builds have it), or format "png" to keep the source\'s values untouched.',
-    });
-  }
+  if (task.tonemap && !binaries.features.zscale) throw tonemapMissing(binaries, task);
   const { onProgress } = options;
   const keyframes = needsKeyframes(task, span) ? await options.keyframes?.() : undefined;
   const args = extractionArgs(task, dir, span, keyframes);
@@ -55,27 +51,38 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
     timeoutMs: options.timeoutMs,
     onStdout: parser && ((chunk) => parser.push(chunk).forEach(onProgress!)),
   });
-  const what = `extracting ${task.source}`;
-  if (result.canceled) throw new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
-  if (result.timedOut) {
-    throw new FramecacheError("FC_FFMPEG_TIMEOUT", `${what} took longer than ${options.timeoutMs} ms; ffmpeg was killed`, {
-      hint: "Check the source plays in another player; raise the timeout for very long clips.",
-    });
-  }
-  if (result.exitCode !== 0) {
-    const stderr = result.stderr.trim();
-    if (/No space left on device/i.test(stderr)) {
-      throw new FramecacheError("FC_NO_SPACE", `${what}: the disk is full`, { hint: "Free disk space or lower maxCacheSize, then run `framecache gc`." });
-    }
-    throw new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal ?? result.error?.code}): ${lastLines(stderr)}`, {
-      hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
-    });
-  }
+  const failed = failure(result, `extracting ${task.source}`, options.timeoutMs);
+  if (failed) throw failed;
   const end = span.first + span.count;
   return (await readdir(dir)).reduce((n, name) => {
     const index = frameIndex(name) ?? 0;
     return index >= span.first && index < end ? n + 1 : n;
   }, 0);
+}
+
+/** An HDR source needs zscale to be tone-mapped; without it, no frames rather than washed-out ones. */
+export function tonemapMissing(binaries: Binaries, task: Task): FramecacheError {
+  return new FramecacheError("FC_FFMPEG_FAILED", `${task.source} is HDR and needs tone mapping, but ${binaries.ffmpeg.path} was built without zscale (libzimg)`, {
+    hint: 'Use an ffmpeg built with --enable-libzimg (Debian/Ubuntu 22.04+, Homebrew and static builds have it), or format "png" to keep the source\'s values untouched.',
+  });
+}
+
+/** Why an ffmpeg run did not do `what`, or undefined when it did. */
+export function failure(result: RunResult, what: string, timeoutMs?: number): FramecacheError | undefined {
+  if (result.canceled) return new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
+  if (result.timedOut) {
+    return new FramecacheError("FC_FFMPEG_TIMEOUT", `${what} took longer than ${timeoutMs} ms; ffmpeg was killed`, {
+      hint: "Check the source plays in another player; raise the timeout for very long clips.",
+    });
+  }
+  if (result.exitCode === 0) return undefined;
+  const stderr = result.stderr.trim();
+  if (/No space left on device/i.test(stderr)) {
+    return new FramecacheError("FC_NO_SPACE", `${what}: the disk is full`, { hint: "Free disk space or lower maxCacheSize, then run `framecache gc`." });
+  }
+  return new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal ?? result.error?.code}): ${lastLines(stderr)}`, {
+    hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
+  });
 }
 
 /** Frames `written + 1`… `frames` repeat frame `written`: the source ended there. */

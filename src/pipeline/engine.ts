@@ -19,6 +19,9 @@ import { RemoteSources } from "./remote-sources.js";
 import { sharedSourceRecords } from "./source-records.js";
 import { addError, countResults, withLocation, type Outcome, type VideoResult } from "./results.js";
 import { SourceFacts } from "./sources.js";
+import { batchCandidates } from "../core/batch.js";
+import { Batches } from "./batch.js";
+import { donorSnapshot } from "./reuse.js";
 import { StoreDir } from "./store-dir.js";
 import { ExtractionStrategy } from "./strategy.js";
 
@@ -45,6 +48,8 @@ export interface EngineOptions extends ProjectPaths {
   progress?: ExtractionProgress;
   /** Split each extraction into this many segments run side by side; default from the machine's cores (1 below 8). */
   segments?: number;
+  /** Short windows of one source share ffmpeg processes (the default); false runs one per window. */
+  batch?: boolean;
 }
 
 /**
@@ -181,10 +186,13 @@ export class Engine {
     // Overlapping misses wait for their shared pass; everything else starts at once. With a shared
     // cache there is none: it may hold them, and fetching beats decoding.
     const shared = this.remote ? undefined : await this.strategy.decodeShared(store, videos.map((v) => v.task), this.slots, this.report, signal);
+    const donors = donorSnapshot(store);
+    const batch = this.batches(videos.map((v) => v.task).filter((t) => !shared?.members.has(t.key)), signal);
     const settled = await Promise.allSettled(
       videos.map(async (v) => {
         if (shared?.members.has(v.task.key)) await shared.ready;
-        return this.producer.ensure(v.task, { signal, shared: shared?.donors });
+        // A member that never reaches extraction (a hit) must not hold its batch up.
+        return this.producer.ensure(v.task, { signal, shared: shared?.donors, batch, donors }).finally(() => batch?.withdraw(v.task));
       }),
     );
     await shared?.dispose();
@@ -210,6 +218,15 @@ export class Engine {
   /** The digest of a remote source's bytes as its server has them now (within `freshFor`, as last seen). */
   async remoteDigest(url: string): Promise<string | undefined> {
     return (await this.remoteSources?.resolve(url))?.digest;
+  }
+
+  /** Short windows of one source, to extract in shared ffmpeg processes; none with a shared cache, which may hold them. */
+  private batches(tasks: Task[], signal?: AbortSignal): Batches | undefined {
+    if (this.remote || this.config.batch === false) return undefined;
+    const groups = batchCandidates([...new Map(tasks.map((t) => [t.key, t])).values()]);
+    if (groups.length === 0) return undefined;
+    const config = { binaries: () => this.facts.binaries(), keyframes: (t: Task) => this.facts.keyframesOf(t), timeout: this.config.options.timeout, slots: this.slots, report: this.report, signal };
+    return new Batches(groups, config);
   }
 
   /** Add results to the report's counts. */

@@ -2,6 +2,7 @@ import type { Task } from "../core/plan.js";
 import type { Donor } from "../core/spans.js";
 import type { RemoteCache } from "../store/remote/client.js";
 import { lookupEntry, type StoredEntry } from "../store/store.js";
+import type { Batches } from "./batch.js";
 import type { Outcome } from "./results.js";
 
 /** What a source is asked for a task's entry with. */
@@ -11,6 +12,10 @@ export interface EntryRequest {
   signal?: AbortSignal;
   /** Frames decoded earlier in this run that an extraction may take instead of decoding them again. */
   shared?: readonly Donor[];
+  /** Windows of this run that may share an ffmpeg process (see Batches). */
+  batch?: Batches;
+  /** The store's donors as this run first read them (see donorSnapshot). */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /**

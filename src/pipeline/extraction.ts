@@ -7,7 +7,7 @@ import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, publishEntry } from "../store/store.js";
 import type { EntryRequest, EntrySource } from "./entry-sources.js";
 import type { Outcome } from "./results.js";
-import type { ExtractionStrategy } from "./strategy.js";
+import type { Batching, ExtractionStrategy } from "./strategy.js";
 
 export interface ExtractionConfig {
   binaries: () => Promise<Binaries>;
@@ -27,7 +27,7 @@ export interface ExtractionConfig {
  * asked again then: the other process would have found the entry there too.)
  */
 export function extraction(config: ExtractionConfig): EntrySource {
-  const locked = async (task: Task, { store, signal, shared = [] }: EntryRequest): Promise<Outcome | undefined> => {
+  const locked = async (task: Task, { store, signal, shared = [] }: EntryRequest, batching?: Batching): Promise<Outcome | undefined> => {
     const lock = await tryLock(store, task.entry);
     if (!lock) return undefined;
     try {
@@ -39,7 +39,7 @@ export function extraction(config: ExtractionConfig): EntrySource {
       config.onExtract?.(task);
       const progress = config.progress?.begin(task);
       try {
-        const entry = await publishEntry(store, task, (dir) => config.strategy.fill(task, dir, store, shared, signal, progress));
+        const entry = await publishEntry(store, task, (dir) => config.strategy.fill(task, dir, store, shared, signal, progress, batching));
         return { entry, cache: "miss" };
       } finally {
         progress?.end();
@@ -53,8 +53,15 @@ export function extraction(config: ExtractionConfig): EntrySource {
     async get(task, request) {
       // A missing ffmpeg is reported before any slot or lock is taken.
       await config.binaries();
+      const { batch } = request;
+      if (batch?.has(task)) {
+        // Outside the slots: a batch takes one when all its members are in (see Batches).
+        const slot = <T>(work: () => Promise<T>) => config.slots(() => timed(config.report, "extractMs", work));
+        const made = await locked(task, request, { batch, slot, donors: request.donors }).finally(() => batch.withdraw(task));
+        if (made) return made;
+      }
       for (;;) {
-        const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request)));
+        const made = await config.slots(() => timed(config.report, "extractMs", () => locked(task, request, request.donors && { slot: (work) => work(), donors: request.donors })));
         if (made) return made;
         await waitForLock(request.store, task.entry, request.signal);
         // What the other process published is read without waiting for an ffmpeg slot.

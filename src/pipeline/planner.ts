@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { FramecacheError, formatLocation, warningLine } from "../core/errors.js";
 import type { DedupedLogger } from "../core/logger.js";
 import type { ResolvedOptions } from "../core/options.js";
@@ -130,7 +130,8 @@ export class Planner {
   }
 
   private async describeFile(path: string, ref: VideoRef): Promise<Described> {
-    const st = await stat(path);
+    // Synchronous: one stat of a file the resolve just touched (see realPath).
+    const st = statSync(path);
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
     const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
@@ -150,7 +151,7 @@ export class Planner {
     const file = await sources.resolve(url);
     const identity: SourceIdentity = { path: file.path, size: file.size, mtimeMs: 0, digest: file.digest };
     if (file.info) return { identity, info: file.info, keyMode: "content" };
-    const st = await stat(file.path);
+    const st = statSync(file.path);
     const what = `video "${ref.id}" (${ref.src})`;
     const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }).catch(async (error: unknown) => {
       // Not kept: the server may serve the video once it is fixed, and no later run should trust this copy.

@@ -3,6 +3,7 @@ import type { Task } from "../core/plan.js";
 import type { Report } from "../core/report.js";
 import type { Donor } from "../core/spans.js";
 import { collectGarbage } from "../store/gc.js";
+import type { Batches } from "./batch.js";
 import type { EntrySource } from "./entry-sources.js";
 import type { Outcome } from "./results.js";
 import type { StoreDir } from "./store-dir.js";
@@ -11,6 +12,10 @@ export interface EnsureOptions {
   signal?: AbortSignal;
   /** This run's shared decodes (see ExtractionStrategy.decodeShared). */
   shared?: readonly Donor[];
+  /** This run's batches (see Batches). */
+  batch?: Batches;
+  /** The store's donors as this run first read them (see donorSnapshot). */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /**
@@ -38,10 +43,10 @@ export class Producer {
     return running;
   }
 
-  private async produce(task: Task, { signal, shared }: EnsureOptions): Promise<Outcome> {
+  private async produce(task: Task, { signal, shared, batch, donors }: EnsureOptions): Promise<Outcome> {
     const store = await this.store.get();
     for (const source of this.sources) {
-      const found = await source.get(task, { store, signal, shared });
+      const found = await source.get(task, { store, signal, shared, batch, donors });
       if (!found) continue;
       if (found.cache === "miss") {
         this.extracted++;

@@ -5,7 +5,7 @@ import { sameFrames, splitFrames, type Donor, type ReusePlan } from "../core/spa
 import type { Binaries } from "../media/binaries.js";
 import { extractSpan, holdFrames, NO_FRAMES_HINT, type ExtractOptions } from "../media/extract.js";
 import { placeFrames } from "../store/emit.js";
-import { readInventory } from "../store/inventory.js";
+import { readInventory, type EntryInfo } from "../store/inventory.js";
 import { digestFrames } from "../store/sentinel.js";
 
 /**
@@ -42,7 +42,21 @@ function goneAsUnusable(donor: string): (error: unknown) => never {
  * which recorded how many frames ffmpeg really wrote: what a trim edit can take frames from.
  */
 export async function storeDonors(storeDir: string, task: Task): Promise<Donor[]> {
-  const { entries } = await readInventory(storeDir);
+  return donorsIn((await readInventory(storeDir)).entries, task);
+}
+
+/**
+ * `storeDonors` over one reading of the store, taken when the first miss of a run asks: a read
+ * per miss made a cold run of 1000 misses quadratic (and, with misses filled side by side, held
+ * a thousand inventories at once). Entries this run publishes are not in it; overlapping misses
+ * of one run share a decode instead (see decodeShared), and a donor missed costs time, never frames.
+ */
+export function donorSnapshot(storeDir: string): (task: Task) => Promise<Donor[]> {
+  let entries: Promise<EntryInfo[]> | undefined;
+  return async (task) => donorsIn(await (entries ??= readInventory(storeDir).then((i) => i.entries)), task);
+}
+
+function donorsIn(entries: readonly EntryInfo[], task: Task): Donor[] {
   return entries.flatMap((e) => {
     const s = e.sentinel;
     if (!s?.input || s.written === undefined || e.name === task.entry || !sameFrames(s.input, task.input)) return [];

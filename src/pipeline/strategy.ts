@@ -14,6 +14,7 @@ import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
 import { extractFrames } from "../media/extract.js";
 import { lookupEntry, partialDir, type Produced } from "../store/store.js";
+import { ALONE, type Batches } from "./batch.js";
 import { assembleFrames, clearDir, extractSegments, storeDonors, UnusableDonor } from "./reuse.js";
 
 export interface StrategyConfig {
@@ -25,6 +26,17 @@ export interface StrategyConfig {
   /** Segments per extraction; default from the machine's cores (1 below 8). */
   segments?: number;
   logger: Logger;
+}
+
+/**
+ * A miss that may share an ffmpeg process with other windows of its source: it is filled
+ * outside any ffmpeg slot, and takes one (`slot`) only for work of its own.
+ */
+export interface Batching {
+  batch?: Batches;
+  slot: <T>(work: () => Promise<T>) => Promise<T>;
+  /** The store's donors as this run first read them (see donorSnapshot); else read for this miss. */
+  donors?: (task: Task) => Promise<Donor[]>;
 }
 
 /** Decodes of this run that several misses take frames from; removed by `dispose`. */
@@ -44,9 +56,10 @@ export class ExtractionStrategy {
    * A miss's frames in `dir`: taken from an entry or shared decode of the same source and settings
    * whose frames line up (a trim edit), extracting only what is missing; else one ffmpeg pass.
    */
-  async fill(task: Task, dir: string, store: string, shared: readonly Donor[], signal?: AbortSignal, progress?: TaskProgress): Promise<Produced> {
+  async fill(task: Task, dir: string, store: string, shared: readonly Donor[], signal?: AbortSignal, progress?: TaskProgress, batching?: Batching): Promise<Produced> {
     const binaries = await this.config.binaries();
-    const plan = bestReuse(task, [...shared, ...(await storeDonors(store, task))]);
+    const { batch, slot, donors = (t: Task) => storeDonors(store, t) } = batching ?? { slot: <T>(work: () => Promise<T>) => work() };
+    const plan = bestReuse(task, [...shared, ...(await donors(task))]);
     const keyframes = () => this.config.keyframes(task);
     const options = {
       signal,
@@ -55,8 +68,9 @@ export class ExtractionStrategy {
       keyframes,
     };
     if (plan) {
+      batch?.withdraw(task);
       try {
-        return await assembleFrames(binaries, task, dir, plan, options);
+        return await slot(() => assembleFrames(binaries, task, dir, plan, options));
       } catch (error) {
         if (!(error instanceof UnusableDonor)) throw error;
         if (error.code === "DONOR_DAMAGED") this.config.logger.warn(`framecache: [FC_STORE_CORRUPT] ${error.message}; extracting instead. Run \`framecache verify --fix\` to remove it.`);
@@ -65,12 +79,22 @@ export class ExtractionStrategy {
       }
     }
     const parts = await this.segments(task);
-    if (parts > 1) return extractSegments(binaries, task, dir, parts, options);
-    // One pass writes frames in order: they are hashed as they come, not after.
-    const extracting = extractFrames(binaries, task, dir, options);
-    const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
-    const [written, digest] = await Promise.all([extracting, digesting]);
-    return { written, digest };
+    if (parts > 1) {
+      batch?.withdraw(task);
+      return slot(() => extractSegments(binaries, task, dir, parts, options));
+    }
+    if (batch) {
+      const made = await batch.join(task, dir, progress);
+      if (made !== ALONE) return made;
+      await clearDir(dir);
+    }
+    return slot(async () => {
+      // One pass writes frames in order: they are hashed as they come, not after.
+      const extracting = extractFrames(binaries, task, dir, options);
+      const digesting = digestFollowing((i) => join(dir, frameFileName(i, task.format)), task.frameCount, extracting);
+      const [written, digest] = await Promise.all([extracting, digesting]);
+      return { written, digest };
+    });
   }
 
   /** The ffmpeg arguments of one pass over the task into `outDir` (the benchmark's baseline). */

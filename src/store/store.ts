@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { statSync, utimesSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName, frameIndex, SENTINEL } from "../core/frames.js";
@@ -7,7 +8,7 @@ import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FilesDigest } from "../media/digest.js";
 import { orNoSpace } from "./no-space.js";
-import { digestFrames, exists, readSentinel, type Sentinel } from "./sentinel.js";
+import { digestFrames, exists, readSentinelSync, type Sentinel } from "./sentinel.js";
 
 export interface StoredEntry {
   name: string;
@@ -42,22 +43,23 @@ export async function probeWrite(dir: string): Promise<void> {
  * A complete entry for this task, or undefined. The full key in the sentinel must
  * match (a 64-bit name collision is a miss, never wrong frames), and the first and
  * last frames must be there and not empty (what a power cut leaves of files not yet
- * flushed); a hit touches the sentinel, which is the LRU clock.
+ * flushed); a hit touches the sentinel, which is the LRU clock. A hit is a read, two stats and
+ * a touch of files in the page cache, done synchronously: a warm run does this for every video,
+ * and through fs/promises each step cost a trip through libuv's pool and its garbage.
  */
 export async function lookupEntry(storeDir: string, task: Task): Promise<StoredEntry | undefined> {
   const dir = join(storeDir, task.entry);
-  const read = await readSentinel(dir);
+  const read = readSentinelSync(dir);
   let entry: StoredEntry | undefined;
   if (read.kind === "json") {
     const s = read.sentinel;
     if (s.key !== task.key || s.format !== task.format) return undefined;
-    const ends = [frameFileName(1, s.format), frameFileName(s.frames, s.format)];
-    if (!(await Promise.all(ends.map((f) => nonEmpty(join(dir, f))))).every(Boolean)) return undefined;
+    if (!nonEmptySync(join(dir, frameFileName(1, s.format))) || !nonEmptySync(join(dir, frameFileName(s.frames, s.format)))) return undefined;
     entry = { name: task.entry, dir, frames: s.frames, bytes: s.bytes, format: s.format };
   } else if (read.kind === "legacy") {
     entry = await legacyEntry(dir, task);
   }
-  if (entry) await touch(join(dir, SENTINEL));
+  if (entry) touchSync(join(dir, SENTINEL));
   return entry;
 }
 
@@ -148,11 +150,22 @@ async function touch(file: string): Promise<boolean> {
   );
 }
 
-function nonEmpty(file: string): Promise<boolean> {
-  return stat(file).then(
-    (s) => s.size > 0,
-    () => false,
-  );
+function nonEmptySync(file: string): boolean {
+  try {
+    return (statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
+  } catch {
+    return false; // not a file we can read (EACCES, ENOTDIR): no entry
+  }
+}
+
+function touchSync(file: string): boolean {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isCode(error: unknown, ...codes: string[]): boolean {

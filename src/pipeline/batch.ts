@@ -1,0 +1,133 @@
+import type pLimit from "p-limit";
+import { FramecacheError } from "../core/errors.js";
+import type { Keyframe } from "../core/ffmpeg-args.js";
+import { splitBatch } from "../core/batch.js";
+import { extractionTimeout } from "../core/options.js";
+import type { Task } from "../core/plan.js";
+import { timed, type Report, type TaskProgress } from "../core/report.js";
+import type { Binaries } from "../media/binaries.js";
+import { extractBatch } from "../media/batch.js";
+import { holdFrames, NO_FRAMES_HINT } from "../media/extract.js";
+
+export interface BatchConfig {
+  binaries: () => Promise<Binaries>;
+  keyframes: (task: Task) => Promise<Keyframe[]>;
+  timeout: number | undefined;
+  slots: ReturnType<typeof pLimit>;
+  report: Report;
+  signal?: AbortSignal;
+}
+
+/** Asked of a batch member whose window the batch did not make: it extracts on its own. */
+export const ALONE = Symbol("alone");
+
+interface Joined {
+  task: Task;
+  dir: string;
+  progress?: TaskProgress;
+  settle: (result: Promise<number | typeof ALONE>) => void;
+}
+
+/**
+ * Windows of one source that may share ffmpeg processes (see batchCandidates). Each member
+ * either joins with its partial directory, under its own key's lock, or withdraws (a hit, another
+ * process holds its key, a trim edit makes it differently); once every member has done one or
+ * the other, the joined ones are cut into processes (splitBatch), each run in one ffmpeg slot. A member that did not join holds
+ * nobody up. A process that fails names no window, so each member then extracts alone and
+ * fails, or not, on its own; a cancelled one cancels its members, each removing its own partial.
+ */
+class Batch {
+  private readonly waiting: Set<string>;
+  private readonly joined: Joined[] = [];
+  private started = false;
+
+  constructor(
+    tasks: readonly Task[],
+    private readonly config: BatchConfig,
+  ) {
+    this.waiting = new Set(tasks.map((t) => t.key));
+  }
+
+  join(task: Task, dir: string, progress?: TaskProgress): Promise<number | typeof ALONE> {
+    if (this.started || !this.waiting.has(task.key)) return Promise.resolve(ALONE);
+    return new Promise((resolve) => {
+      this.joined.push({ task, dir, progress, settle: resolve });
+      this.waiting.delete(task.key);
+      this.startWhenReady();
+    });
+  }
+
+  withdraw(task: Task): void {
+    if (this.waiting.delete(task.key)) this.startWhenReady();
+  }
+
+  private startWhenReady(): void {
+    if (this.started || this.waiting.size > 0) return;
+    this.started = true;
+    const byKey = new Map(this.joined.map((j) => [j.task.key, j]));
+    for (const tasks of splitBatch(this.joined.map((j) => j.task), this.config.slots.concurrency)) {
+      const members = tasks.map((t) => byKey.get(t.key)!);
+      if (members.length < 2) {
+        members.forEach((j) => j.settle(Promise.resolve(ALONE)));
+        continue;
+      }
+      const making = this.make(members);
+      members.forEach((j, i) => j.settle(making.then((written) => this.finish(j, written?.[i]))));
+    }
+  }
+
+  private async make(members: Joined[]): Promise<number[] | undefined> {
+    const { config } = this;
+    const tasks = members.map((j) => j.task);
+    const frames = tasks.reduce((n, t) => n + t.frameCount, 0);
+    try {
+      const binaries = await config.binaries();
+      return await config.slots(() =>
+        timed(config.report, "extractMs", () =>
+          extractBatch(binaries, members.map((j) => ({ task: j.task, dir: j.dir, onProgress: j.progress && ((p) => j.progress!.update(p)) })), {
+            signal: config.signal,
+            timeoutMs: extractionTimeout(frames, config.timeout),
+            keyframes: () => config.keyframes(tasks[0]!),
+          }),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof FramecacheError && error.code === "FC_CANCELLED") throw error;
+      return undefined;
+    }
+  }
+
+  private async finish(member: Joined, written: number | undefined): Promise<number | typeof ALONE> {
+    if (written === undefined) return ALONE;
+    // What its own pass would have said: a window at or past the source's end.
+    if (written === 0) throw new FramecacheError("FC_FFMPEG_FAILED", `ffmpeg wrote no frames for ${member.task.source}`, { hint: NO_FRAMES_HINT });
+    await holdFrames(member.dir, member.task.format, written, member.task.frameCount);
+    return written;
+  }
+}
+
+/** This run's batches, by member key. */
+export class Batches {
+  private readonly byKey = new Map<string, Batch>();
+
+  constructor(groups: readonly (readonly Task[])[], config: BatchConfig) {
+    for (const tasks of groups) {
+      const batch = new Batch(tasks, config);
+      for (const task of tasks) this.byKey.set(task.key, batch);
+    }
+  }
+
+  has(task: Task): boolean {
+    return this.byKey.has(task.key);
+  }
+
+  /** The member's frames in `dir`, written by its batch, or ALONE: it extracts them itself. */
+  join(task: Task, dir: string, progress?: TaskProgress): Promise<number | typeof ALONE> {
+    return this.byKey.get(task.key)?.join(task, dir, progress) ?? Promise.resolve(ALONE);
+  }
+
+  /** The member will not join (no-op once it did). */
+  withdraw(task: Task): void {
+    this.byKey.get(task.key)?.withdraw(task);
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { BATCH_LIMITS, batchCandidates, splitBatch } from "../src/core/batch.js";
+import type { Task } from "../src/core/plan.js";
+
+function task(source: string, i: number, frames = 15, width = 1920, height = 1080): Task {
+  return { key: `${source}-${i}`, source, mediaStart: i * 1e6, frameCount: frames, size: { width, height }, sourceSize: { width, height } } as Task;
+}
+const sizes = (batches: Task[][]) => batches.map((b) => b.length);
+
+describe("batches of short windows of one source", () => {
+  it("groups short windows by source, two or more a group", () => {
+    const tasks = [task("a", 0), task("b", 0), task("a", 1), task("a", 2, BATCH_LIMITS.windowFrames + 1)];
+    expect(batchCandidates(tasks).map((g) => g.map((t) => t.key))).toEqual([["a-0", "a-1"]]);
+  });
+
+  it("bounds a process by the pixels its inputs decode, in whole rounds of the slots", () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => task("a", i));
+    // Four 1080p inputs at most: three batches needed, four for two slots side by side.
+    expect(sizes(splitBatch(twelve, 2))).toEqual([3, 3, 3, 3]);
+    expect(sizes(splitBatch(twelve, 1))).toEqual([4, 4, 4]);
+    const small = Array.from({ length: 25 }, (_, i) => task("s", i, 3, 320, 180));
+    expect(sizes(splitBatch(small, 2))).toEqual([13, 12]);
+    expect(Math.max(...sizes(splitBatch(Array.from({ length: 40 }, (_, i) => task("s", i, 3, 320, 180)), 1)))).toBeLessThanOrEqual(BATCH_LIMITS.inputs);
+  });
+
+  it("by planned frames, and never decodes two 4K sources in one process", () => {
+    const long = Array.from({ length: 12 }, (_, i) => task("s", i, 150, 320, 180));
+    expect(splitBatch(long, 1).every((b) => b.reduce((n, t) => n + t.frameCount, 0) <= BATCH_LIMITS.frames)).toBe(true);
+    expect(sizes(splitBatch([task("k", 0, 15, 3840, 2160), task("k", 1, 15, 3840, 2160)], 2))).toEqual([1, 1]);
+    expect(sizes(splitBatch([task("a", 0), task("a", 1)], 4))).toEqual([2]);
+  });
+});
