@@ -21,7 +21,7 @@ const cache = join(dir, "cache");
 const SOURCES = 8;
 const COMPOSITIONS = 20;
 
-const figures = { operations: {}, pagesChecked: 0, framesServed: 0, framesChecked: 0, faults: { killedBuilds: 0, deletedVideos: 0, replacedVideos: 0 }, builds: 0, gcRuns: 0 };
+const figures = { operations: {}, pagesChecked: 0, framesServed: 0, framesChecked: 0, framesRefused: 0, faults: { killedBuilds: 0, deletedVideos: 0, replacedVideos: 0 }, builds: 0, gcRuns: 0 };
 const failures = [];
 let unhandled = 0;
 process.on("unhandledRejection", (error) => {
@@ -31,6 +31,8 @@ process.on("unhandledRejection", (error) => {
 
 /** Each source path's generations: digest → the frame number its first frame shows. */
 const generations = new Map();
+/** When each source (`media/sN.mp4`) last changed: a page fetched before that may name frames that will never be made. */
+const changedAt = new Map();
 let nextOffset = 0;
 function writeSource(i) {
   const file = join(dir, `media/s${i}.mp4`);
@@ -40,6 +42,7 @@ function writeSource(i) {
   const digest = createHash("sha256").update(readFileSync(temp)).digest("hex");
   generations.set(digest, { file, offset: offset % 4000 });
   renameSync(temp, file);
+  changedAt.set(`media/s${i}.mp4`, performance.now());
 }
 
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
@@ -75,6 +78,7 @@ const origin = `http://127.0.0.1:${server.httpServer.address().port}`;
 
 /** Request a page and some of its frames; check each frame against the entry's source generation and media start. */
 async function checkPage(page) {
+  const fetchedAt = performance.now();
   const res = await fetch(`${origin}/${page}`);
   if (res.status !== 200) return;
   const html = await res.text();
@@ -86,7 +90,7 @@ async function checkPage(page) {
     const src = /src="([^"]+)"/.exec(tag)[1];
     const ms = Number(/data-media-start="([^"]+)"/.exec(tag)[1]);
     const count = Number(/data-frame-count="(\d+)"/.exec(tag)[1]);
-    checks.push({ entry: frames, src, ms, k: 1 + Math.floor(Math.random() * count) });
+    checks.push({ entry: frames, src, ms, k: 1 + Math.floor(Math.random() * count), fetchedAt });
   }
   await checkFrames(checks, page);
 }
@@ -99,7 +103,9 @@ async function checkFrames(checks, page) {
   for (const c of checks) {
     const res = await fetch(`${origin}/@framecache/${c.entry}/frame_${String(c.k).padStart(5, "0")}.jpg`);
     if (res.status !== 200) {
-      if (!c.old) failures.push(`${page}: frame ${c.k} of ${c.entry} answered ${res.status}`);
+      // The source changed after the page was served: its extraction may rightly have been refused.
+      if ((changedAt.get(c.src) ?? 0) >= c.fetchedAt) figures.framesRefused++;
+      else if (!c.old) failures.push(`${page}: frame ${c.k} of ${c.entry} answered ${res.status}`);
       continue;
     }
     figures.framesServed++;
@@ -138,6 +144,7 @@ const ops = {
   async deleteVideo() {
     const i = Math.floor(Math.random() * SOURCES);
     rmSync(join(dir, `media/s${i}.mp4`), { force: true });
+    changedAt.set(`media/s${i}.mp4`, performance.now());
     figures.faults.deletedVideos++;
     await checkPage(`c${i}.html`);
     writeSource(i);

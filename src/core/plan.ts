@@ -40,6 +40,8 @@ export interface SourceIdentity {
   mtimeMs: number;
   /** sha256 hex of the bytes, required for `key:"content"`. */
   digest?: string;
+  /** The file's stat identity when it was hashed and probed (device, inode, size, mtime): see Task.sourceStamp. */
+  stamp?: string;
 }
 
 export interface PlanSettings {
@@ -59,6 +61,11 @@ export interface Task {
   entry: string;
   input: KeyInput;
   source: string;
+  /**
+   * The source's stat identity when it was planned: a file replaced before ffmpeg is done with it
+   * would give frames of other bytes than the key names, so such an extraction is refused.
+   */
+  sourceStamp?: string;
   mediaStart: Micros;
   /** Where ffmpeg's input `-ss` goes: the media start, counted from the container's start. */
   seek: Micros;
@@ -163,6 +170,7 @@ export function planTask(ref: VideoRef, clip: { mediaStart: Micros; span: Micros
     entry: entryName(key),
     input,
     source: id.path,
+    sourceStamp: id.stamp,
     mediaStart,
     seek: mediaStart + toMicros(info.startOffset),
     reorders: info.reorderFrames !== 0,

@@ -1,4 +1,5 @@
 import type pLimit from "p-limit";
+import { statSync } from "node:fs";
 import { FramecacheError } from "../core/errors.js";
 import type { Task } from "../core/plan.js";
 import { timed, type ExtractionProgress, type Report } from "../core/report.js";
@@ -7,6 +8,7 @@ import { tryLock, waitForLock } from "../store/lock.js";
 import { lookupEntry, publishEntry } from "../store/store.js";
 import type { EntryRequest, EntrySource } from "./entry-sources.js";
 import type { Outcome } from "./results.js";
+import { statStamp } from "./sources.js";
 import type { Batching, ExtractionStrategy } from "./strategy.js";
 
 export interface ExtractionConfig {
@@ -39,7 +41,11 @@ export function extraction(config: ExtractionConfig): EntrySource {
       config.onExtract?.(task);
       const progress = config.progress?.begin(task);
       try {
-        const entry = await publishEntry(store, task, (dir) => config.strategy.fill(task, dir, store, shared, signal, progress, batching));
+        const entry = await publishEntry(store, task, async (dir) => {
+          const filled = await config.strategy.fill(task, dir, store, shared, signal, progress, batching);
+          assertSourceUnchanged(task);
+          return filled;
+        });
         return { entry, cache: "miss" };
       } finally {
         progress?.end();
@@ -70,4 +76,18 @@ export function extraction(config: ExtractionConfig): EntrySource {
       }
     },
   };
+}
+
+/**
+ * The key names the bytes the source had when it was planned; if the file was replaced or written
+ * since (a dev server's edit, a build beside a download), ffmpeg may have read the new bytes, and
+ * publishing its frames under the old key would serve them for bytes they do not come from.
+ */
+function assertSourceUnchanged(task: Task): void {
+  if (task.sourceStamp === undefined) return;
+  const now = statSync(task.source, { throwIfNoEntry: false });
+  if (now && statStamp(now) === task.sourceStamp) return;
+  throw new FramecacheError("FC_SOURCE_CHANGED", `${task.source} changed while its frames were being extracted; they were not kept`, {
+    hint: "Nothing to do in dev (the new file is planned again); in a build, run it again once the file stays put.",
+  });
 }

@@ -11,7 +11,7 @@ import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type Resolved
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { addError, withLocation, type PlannedVideo } from "./results.js";
 import type { RemoteSources } from "./remote-sources.js";
-import { factsKey, type SourceFacts } from "./sources.js";
+import { factsKey, statStamp, type SourceFacts } from "./sources.js";
 
 /** Compositions in, tasks out: reads the files, probes and hashes each source once. */
 export class Planner {
@@ -132,7 +132,7 @@ export class Planner {
   private async describeFile(path: string, ref: VideoRef): Promise<Described> {
     // Synchronous: one stat of a file the resolve just touched (see realPath).
     const st = statSync(path);
-    const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs };
+    const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs, stamp: statStamp(st) };
     const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
@@ -152,6 +152,7 @@ export class Planner {
     const identity: SourceIdentity = { path: file.path, size: file.size, mtimeMs: 0, digest: file.digest };
     if (file.info) return { identity, info: file.info, keyMode: "content" };
     const st = statSync(file.path);
+    identity.stamp = statStamp(st);
     const what = `video "${ref.id}" (${ref.src})`;
     const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }).catch(async (error: unknown) => {
       // Not kept: the server may serve the video once it is fixed, and no later run should trust this copy.

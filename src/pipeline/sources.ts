@@ -9,6 +9,11 @@ import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js"
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { timed, type Report } from "../core/report.js";
 
+/** A file's stat identity: it changes when the file is replaced (a new inode) or written (size, mtime). */
+export function statStamp(st: { dev: number; ino: number; size: number; mtimeMs: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
 /** What the memos of a source are keyed by: its path and stat identity. */
 export function factsKey(path: string, st: { size: number; mtimeMs: number }): string {
   return `${path}\0${st.size}\0${st.mtimeMs}`;
