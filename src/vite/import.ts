@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import type { Plugin, ViteDevServer } from "vite";
 import { devFramesUrl } from "../core/dev-url.js";
 import { FramecacheError } from "../core/errors.js";
-import { isInside } from "../core/paths.js";
+import { isInside, isRelativeBase, urlPrefixFor } from "../core/paths.js";
 import type { VideoRef } from "../core/scan.js";
 import { parseFps, parseStrictNumber, toMicros } from "../core/time.js";
 import { labelOf } from "../pipeline/compositions.js";
@@ -13,6 +13,12 @@ import { fileLoadingAllowed } from "./compat.js";
 import type { PluginShared } from "./shared.js";
 
 const PREFIX = "\0framecache:";
+/**
+ * Under a relative base the frames' URL depends on where the chunk lands, known only when
+ * it is rendered: a marked string until then, made relative to the chunk (as Vite does its assets).
+ */
+const RELATIVE = "__FRAMECACHE_RELATIVE__/";
+const RELATIVE_STRING = /(["'`])__FRAMECACHE_RELATIVE__\/([^"'`]*)\1/g;
 
 /** `import clip from "./clip.mp4?frames&start=1.5&duration=2"` → that clip's manifest entry. */
 export function importPlugin(shared: PluginShared): Plugin {
@@ -33,6 +39,12 @@ export function importPlugin(shared: PluginShared): Plugin {
       const resolved = await this.resolve(path, importer, { skipSelf: true });
       if (!resolved || resolved.external) return null;
       return `${PREFIX}${resolved.id.split("?")[0]}?${query}`;
+    },
+
+    renderChunk(code, chunk) {
+      if (!code.includes(RELATIVE)) return null;
+      const up = urlPrefixFor("./", chunk.fileName);
+      return { code: code.replace(RELATIVE_STRING, (_, _quote, path: string) => `new URL(${JSON.stringify(up + path)}, import.meta.url).href`), map: null };
     },
 
     async load(id) {
@@ -72,7 +84,7 @@ export function importPlugin(shared: PluginShared): Plugin {
       engine.count(new Map(), [result]);
       // The cache outcome stays out of the bundle, which must not change with the state of the cache.
       const { cache: _, ...manifest } = manifestVideo(result, assetsDir);
-      const frames = dev ? devFramesUrl(entry.name, entry.format) : base + manifest.frames;
+      const frames = dev ? devFramesUrl(entry.name, entry.format) : (isRelativeBase(base) ? RELATIVE : base) + manifest.frames;
       return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
   };
