@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameAt, framesById, rawRequest, until } from "./helpers/dev.js";
 import { connectHmr, type HmrMessage } from "./helpers/hmr-client.js";
-import { range, readFrameNumbers, tempDir } from "./helpers/media.js";
+import { tempDir } from "./helpers/media.js";
 import { referenceProject } from "./helpers/project.js";
 
 /** The built plugin, as a project installs it (`npm test` runs tsup first): each Vite loads no source of ours. */
@@ -33,6 +33,7 @@ interface Vite {
   createServer(config: object): Promise<DevServer>;
 }
 
+/** The dev HMR path in depth (an attribute edit, the module update, no reload, one send); build, preview and the install are checked from the packed package in packed.test.ts. */
 const VERSIONS: [name: string, major: string, load: () => Promise<unknown>][] = [
   ["vite5", "5", () => import("vite5")],
   ["vite6", "6", () => import("vite6")],
@@ -65,27 +66,6 @@ describe.each(VERSIONS)("%s", (_name, major, load) => {
 
   it(`is Vite ${major}`, () => {
     expect(vite.version.split(".")[0]).toBe(major);
-  });
-
-  it("build: exact frames and the manifest, and no warning of ours or about our options", async () => {
-    // Rollup (Vite 5 to 7) warns about an unknown input option on the console, not through Vite's logger.
-    const consoleWarn = vi.spyOn(console, "warn");
-    let consoleWarnings: string[];
-    try {
-      await vite.build(config());
-    } finally {
-      consoleWarnings = consoleWarn.mock.calls.map((args) => String(args[0]));
-      consoleWarn.mockRestore();
-    }
-    expect(consoleWarnings).toEqual([]);
-    const out = join(dir, "dist");
-    const manifest = join(out, "framecache-manifest.json");
-    expect(existsSync(manifest)).toBe(true);
-    const { videos } = JSON.parse(readFileSync(manifest, "utf8")) as { videos: { id: string; frames: string }[] };
-    const a = videos.find((v) => v.id === "a")!;
-    expect(readFrameNumbers(join(out, a.frames, ".."))).toEqual(range(0, 30));
-    expect(warnings.filter((w) => w.includes("Unknown input options"))).toEqual([]);
-    expect(warnings.filter((w) => w.includes("framecache"))).toEqual([]);
   });
 
   it("dev: dev URLs in the page, frames served, and a <video> edit sent as framecache:update", async () => {

@@ -45,3 +45,19 @@ export function isInside(path: string, dir: string): boolean {
 export function resolveCacheDir(root: string, cacheDir: string): string {
   return isAbsolute(cacheDir) ? cacheDir : join(root, cacheDir);
 }
+
+/** A relative Vite `base` ("./"): emitted URLs are relative to the file that holds them. */
+export function isRelativeBase(base: string): boolean {
+  return base.startsWith(".");
+}
+
+/**
+ * The prefix of an emitted file's URL written into the output file at `output` (a path in
+ * the output folder): `base` itself, or under a relative base the way from that file's
+ * folder back to the output folder ("./", "../../").
+ */
+export function urlPrefixFor(base: string, output: string): string {
+  if (!isRelativeBase(base)) return base;
+  const depth = output.split("/").length - 1;
+  return depth === 0 ? "./" : "../".repeat(depth);
+}

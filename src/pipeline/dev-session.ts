@@ -115,6 +115,15 @@ export class DevSession {
     });
   }
 
+  /** A composition deleted on disk: dropped with what only it mounted, so a change of its sources plans it no more. */
+  compositionRemoved(file: string): Promise<void> {
+    return this.queue(async () => {
+      const files = this.roots.get(file) ?? [file];
+      this.roots.delete(file);
+      for (const f of files) if (![...this.roots.values()].some((mounted) => mounted.has(f))) this.served.delete(f);
+    });
+  }
+
   /** Any file changed; sources of served videos are re-planned once their writes settle. */
   fileChanged(file: string): void {
     if (this.disposed || file.endsWith(".html")) return;
@@ -260,20 +269,14 @@ export class DevSession {
   }
 
   private watchSource(file: string): void {
-    if (this.sources.has(file)) return;
+    if (!this.sources.has(file)) this.options.watch?.(file);
     this.sources.add(file);
-    this.options.watch?.(file);
   }
 
   private schedule(file: string): void {
     clearTimeout(this.timers.get(file));
-    this.timers.set(
-      file,
-      setTimeout(() => {
-        this.timers.delete(file);
-        void this.queue(() => this.sourceChanged(file));
-      }, this.options.debounceMs ?? 100),
-    );
+    const run = () => (this.timers.delete(file), void this.queue(() => this.sourceChanged(file)));
+    this.timers.set(file, setTimeout(run, this.options.debounceMs ?? 100));
   }
 
   /** Re-plan the compositions that use a changed source (and any that had errors), then tell the pages. */

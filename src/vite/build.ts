@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import fg from "fast-glob";
 import type { Plugin } from "vite";
 import type { FramecacheError } from "../core/errors.js";
+import { urlPrefixFor } from "../core/paths.js";
 import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
 import { isRolldown } from "./compat.js";
@@ -51,7 +52,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
         const composition = built?.compositions.get(resolve(ctx.filename));
         if (!built || !composition) return html;
         const { base, assetsDir } = shared.context;
-        return rewriteComposition(html, composition, built.results, base, assetsDir, built.timing);
+        return rewriteComposition(html, composition, built.results, urlPrefixFor(base, composition.output), assetsDir, built.timing);
       },
     },
 
@@ -63,7 +64,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
       outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
       for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
-        const html = rewriteComposition(composition.html, composition, built.results, base, assetsDir, built.timing);
+        const html = rewriteComposition(composition.html, composition, built.results, urlPrefixFor(base, composition.output), assetsDir, built.timing);
         this.emitFile({ type: "asset", fileName: composition.output, source: html });
       }
       const all = [...built.results, ...run.imported];

@@ -67,3 +67,15 @@ export function htmlHotHooks(clientId: string, changed: HtmlChanged): Pick<Plugi
 export function isRolldown(meta: object): boolean {
   return "rolldownVersion" in meta;
 }
+
+/**
+ * Vite's own check of server.fs (deny, allow, strict) for a file a dev page asks for.
+ * Vite 6+ exports it taking the resolved config, Vite 5.4 taking the dev server (it reads the
+ * server's deny matcher). Imported when a dev server asks, as plain Rollup has no Vite to import.
+ */
+export async function fileLoadingAllowed(server: ViteDevServer, file: string): Promise<boolean> {
+  const { isFileLoadingAllowed } = (await import("vite")) as Partial<typeof import("vite")>;
+  if (!isFileLoadingAllowed) return true;
+  if (hasEnvironments(server)) return isFileLoadingAllowed(server.config, file);
+  return (isFileLoadingAllowed as unknown as (server: ViteDevServer, file: string) => boolean)(server, file);
+}

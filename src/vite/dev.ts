@@ -62,7 +62,15 @@ export function devPlugin(shared: PluginShared): Plugin {
       server.middlewares.use(crossSiteFramesGuard());
       server.middlewares.use(publicCompositions(current, context.publicDir));
       server.watcher.on("change", (file) => current.fileChanged(file));
-      server.watcher.on("add", (file) => current.fileChanged(file));
+      server.watcher.on("add", (file) => {
+        current.fileChanged(file);
+        // A composition added while serving is planned as those found at start were, when the globs or inputs name it.
+        if (!file.endsWith(".html")) return;
+        void devRoots(server, context)
+          .then((roots) => (roots.includes(resolve(file)) ? current.warm([resolve(file)]) : undefined))
+          .catch((error: unknown) => context.logger.warn(`framecache: ${(error as Error).message}`));
+      });
+      server.watcher.on("unlink", (file) => void (file.endsWith(".html") && current.compositionRemoved(resolve(file))));
       // Planned in the background: the server is up at once, and the frames are on their way before the first request.
       void devRoots(server, context)
         .then((roots) => current.warm(roots))

@@ -1,24 +1,37 @@
 import { realpath } from "node:fs/promises";
 import { basename } from "node:path";
-import type { Plugin, ResolvedConfig } from "vite";
+import type { Plugin, ViteDevServer } from "vite";
 import { devFramesUrl } from "../core/dev-url.js";
 import { FramecacheError } from "../core/errors.js";
-import { isInside } from "../core/paths.js";
+import { isInside, isRelativeBase, urlPrefixFor } from "../core/paths.js";
 import type { VideoRef } from "../core/scan.js";
 import { parseFps, parseStrictNumber, toMicros } from "../core/time.js";
 import { labelOf } from "../pipeline/compositions.js";
 import { manifestVideo } from "../pipeline/output.js";
 import { scanComposition } from "../core/scan.js";
+import { fileLoadingAllowed } from "./compat.js";
 import type { PluginShared } from "./shared.js";
 
 const PREFIX = "\0framecache:";
+/**
+ * Under a relative base the frames' URL depends on where the chunk lands, known only when
+ * it is rendered: a marked string until then, made relative to the chunk (as Vite does its assets).
+ */
+const RELATIVE = "__FRAMECACHE_RELATIVE__/";
+const RELATIVE_STRING = /(["'`])__FRAMECACHE_RELATIVE__\/([^"'`]*)\1/g;
 
 /** `import clip from "./clip.mp4?frames&start=1.5&duration=2"` → that clip's manifest entry. */
 export function importPlugin(shared: PluginShared): Plugin {
+  // The dev server whose server.fs rules hold for `?frames` requests; none in a build.
+  let server: ViteDevServer | undefined;
   return {
     name: "framecache:import",
     // Before Vite's resolver and asset plugin, which would otherwise turn `clip.mp4?frames` into a URL string.
     enforce: "pre",
+
+    configureServer(devServer) {
+      server = devServer;
+    },
 
     async resolveId(source, importer) {
       const [path, query = ""] = source.split("?", 2);
@@ -28,13 +41,19 @@ export function importPlugin(shared: PluginShared): Plugin {
       return `${PREFIX}${resolved.id.split("?")[0]}?${query}`;
     },
 
+    renderChunk(code, chunk) {
+      if (!code.includes(RELATIVE)) return null;
+      const up = urlPrefixFor("./", chunk.fileName);
+      return { code: code.replace(RELATIVE_STRING, (_, _quote, path: string) => `new URL(${JSON.stringify(up + path)}, import.meta.url).href`), map: null };
+    },
+
     async load(id) {
       if (!id.startsWith(PREFIX)) return null;
       const [file = "", query = ""] = id.slice(PREFIX.length).split("?", 2);
       // The current build's or dev server's run, else a new one, as when no buildStart or configureServer made one.
       const run = shared.run ?? shared.startRun();
       const { engine, dev } = run;
-      const { root, allow, config, options, base, assetsDir } = shared.context;
+      const { root, allow, options, base, assetsDir } = shared.context;
       const real = await realpath(file);
       if (![root, ...allow].some((dir) => isInside(real, dir))) {
         throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is outside the project root ${root}`, {
@@ -42,7 +61,7 @@ export function importPlugin(shared: PluginShared): Plugin {
         });
       }
       // Any page can request `/x?frames&import`: the dev server's deny list (.env, *.pem, .git/…) holds for it too.
-      if (dev && config && !(await fileLoadingAllowed(config, real))) {
+      if (dev && server && !(await fileLoadingAllowed(server, real))) {
         throw new FramecacheError("FC_OUTSIDE_ROOT", `${file} is denied by Vite's server.fs rules`, {
           hint: "Rename or move the video, or change server.fs.deny.",
         });
@@ -65,20 +84,10 @@ export function importPlugin(shared: PluginShared): Plugin {
       engine.count(new Map(), [result]);
       // The cache outcome stays out of the bundle, which must not change with the state of the cache.
       const { cache: _, ...manifest } = manifestVideo(result, assetsDir);
-      const frames = dev ? devFramesUrl(entry.name, entry.format) : base + manifest.frames;
+      const frames = dev ? devFramesUrl(entry.name, entry.format) : (isRelativeBase(base) ? RELATIVE : base) + manifest.frames;
       return `export default ${JSON.stringify({ ...manifest, frames })};\n`;
     },
   };
-}
-
-/**
- * Vite's own check of server.fs (deny, allow, strict). Imported when a dev server asks, as
- * plain Rollup has no Vite to import; Vite before 5.4.x has no such export, and only the
- * allow list, checked before, holds there.
- */
-async function fileLoadingAllowed(config: ResolvedConfig, file: string): Promise<boolean> {
-  const { isFileLoadingAllowed } = (await import("vite")) as Partial<typeof import("vite")>;
-  return isFileLoadingAllowed ? isFileLoadingAllowed(config, file) : true;
 }
 
 function importRef(file: string, params: URLSearchParams, label: string): VideoRef {
