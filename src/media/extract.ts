@@ -1,9 +1,10 @@
-import { copyFile, link, readdir } from "node:fs/promises";
+import { copyFile, link, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
+import { fsError, fsErrorFromText } from "../core/fs-errors.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
@@ -64,9 +65,9 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
   }
   if (result.exitCode !== 0) {
     const stderr = result.stderr.trim();
-    if (/No space left on device/i.test(stderr)) {
-      throw new FramecacheError("FC_NO_SPACE", `${what}: the disk is full`, { hint: "Free disk space or lower maxCacheSize, then run `framecache gc`." });
-    }
+    // Its writes into the store's partial directory: a full disk, a read-only mount, no descriptors left.
+    const store = fsErrorFromText(what, dir, stderr) ?? (/Could not open file/i.test(stderr) ? await whyUnwritable(what, dir) : undefined);
+    if (store) throw store;
     throw new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal ?? result.error?.code}): ${lastLines(stderr)}`, {
       hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
     });
@@ -89,4 +90,18 @@ export async function holdFrames(dir: string, format: FrameFormat, written: numb
 
 function lastLines(text: string): string {
   return text.split("\n").slice(-3).join(" | ") || "no error output";
+}
+
+/** ffmpeg says only "Could not open file" (then EIO) for its output: a write of our own names the cause. */
+async function whyUnwritable(what: string, dir: string): Promise<FramecacheError | undefined> {
+  const probe = join(dir, `.write-test-${process.pid}`);
+  try {
+    await writeFile(probe, "");
+    await rm(probe, { force: true });
+    return undefined;
+  } catch (error) {
+    // The directory is what ffmpeg could not write, not our probe's name.
+    const mapped = fsError(what, dir, Object.assign(error as Error, { path: dir }));
+    return mapped instanceof FramecacheError ? mapped : undefined;
+  }
 }
