@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -81,6 +81,24 @@ describe("dev server: failures", () => {
     expect(failed.err.message).toMatch(/^index\.html:3:3: video "ok" \(media\/clip\.mp4\): extracting .*clip\.mp4 failed/);
     expect(failed.err.loc).toMatchObject({ line: 3, column: 3 });
     expect((await rawRequest(dev.origin, "/index.html", { headers: { accept: "text/html" } })).status).toBe(200);
+  });
+
+  it("a file where the video's entry directory belongs: FC_CACHE_DAMAGED on the overlay, naming the entry and the fix", async () => {
+    project();
+    const cache = join(dir, "cache");
+    dev = await startDev(dir, { cacheDir: cache });
+    await rawRequest(dev.origin, "/index.html", { headers: { accept: "text/html" } });
+    const entry = await until(() => readdirSync(cache).find((n) => /^hfcache-v2-[0-9a-f]{16}$/.test(n) && existsSync(join(cache, n, ".hf-complete"))), "the entry");
+    await dev.close();
+    // What a half-deleted cache leaves: the entry's name taken by a file.
+    rmSync(join(cache, entry), { recursive: true });
+    writeFileSync(join(cache, entry), "");
+    dev = await startDev(dir, { cacheDir: cache });
+    await rawRequest(dev.origin, "/index.html", { headers: { accept: "text/html" } });
+    const damaged = await until(() => errorsSent(dev!).find((p) => p.err.pluginCode === "FC_CACHE_DAMAGED"), "the store error");
+    expect(damaged.err.message).toContain(`index.html:3:3: video "ok" (media/clip.mp4): publishing ${entry}: a file stands where the cache expects a directory`);
+    expect(damaged.err.message).toContain("framecache verify --fix");
+    expect(damaged.err.loc).toMatchObject({ line: 3, column: 3 });
   });
 });
 

@@ -130,7 +130,16 @@ describe("framecache doctor", () => {
       const good = await doctorJson(["--cache-dir", "cache"], { ...env, FRAMECACHE_REMOTE_TOKEN: "s3cret" });
       expect(good.exitCode).toBe(0);
       expect(good.byId.remote).toMatchObject({ status: "ok", data: { url: server.url, httpStatus: 404, token: true } });
-      expect(good.byId.remote!.detail).toMatch(/answered in \d+ms, token set and accepted$/);
+      expect(good.byId.remote!.detail).toMatch(/answered in \d+ms, token set and accepted, artifacts unsigned$/);
+
+      // Signing on (from Turborepo's variable) is reported; the key is not.
+      const key = "doctor-signature-key-123";
+      const signedJson = await doctorJson(["--cache-dir", "cache"], { ...env, FRAMECACHE_REMOTE_TOKEN: "s3cret", TURBO_REMOTE_CACHE_SIGNATURE_KEY: key });
+      expect(signedJson.byId.remote).toMatchObject({ status: "ok", data: { signed: true } });
+      expect(signedJson.byId.remote!.detail).toMatch(/, artifacts signed \(x-artifact-tag\)$/);
+      const signedText = await doctor(["--cache-dir", "cache"], { ...env, FRAMECACHE_REMOTE_TOKEN: "s3cret", FRAMECACHE_REMOTE_SIGNATURE_KEY: key });
+      expect(signedText.stdout).toContain("artifacts signed");
+      expect(signedText.stdout + signedText.stderr + JSON.stringify(signedJson)).not.toContain(key);
 
       const bad = await doctor(["--cache-dir", "cache"], { ...env, FRAMECACHE_REMOTE_TOKEN: "wrong" });
       expect(bad.exitCode).toBe(1);

@@ -215,6 +215,33 @@ describe("remote sources and the shared cache", () => {
     expect(readFrameNumbers(machineB.ids.w!.dir)).toEqual(range(45, 15));
   });
 
+  it("with signing, the shared record is signed too: a reader with the key trusts it, one with another key downloads the source", async () => {
+    const tagged = await startRemoteServer(join(tmp.dir, "tagged"), { env: { TURBO_REMOTE_CACHE_SIGNATURE_KEY: "keep-tags" } });
+    try {
+      media.serve("/signed.mp4", shortClip);
+      const html = `<video id="v" src="${media.url}/signed.mp4" data-duration="0.5"></video>`;
+      const signed = (key: string) => ({ remote: { url: tagged.url, token: tagged.token, team: "frames", signature: { key } } });
+      const machineA = await extract(project(html), signed("record-key"));
+      expect(machineA).toMatchObject({ errors: [], warnings: [] });
+      const stored = readdirSync(join(tagged.storage, "frames"));
+      // Two artifacts (the entry and the record), each with its tag.
+      expect(stored.filter((n) => n.endsWith(".tag"))).toHaveLength(2);
+      let mark = media.log.length;
+      const machineB = await extract(project(html), signed("record-key"));
+      expect(machineB).toMatchObject({ extracted: 0, errors: [], warnings: [] });
+      expect(since(mark).map((r) => [r.method, r.bytes])).toEqual([["HEAD", 0]]);
+      mark = media.log.length;
+      const machineC = await extract(project(html), signed("other-key"));
+      expect(machineC.errors).toEqual([]);
+      expect(machineC.warnings).toHaveLength(1);
+      expect(machineC.warnings[0]).toContain("without a valid signature (first: record ");
+      expect(since(mark).filter((r) => r.method === "GET" && r.bytes > 0)).toHaveLength(1);
+      expect(frameBytes(machineC.ids.v!.dir)).toEqual(frameBytes(machineA.ids.v!.dir));
+    } finally {
+      await tagged.stop();
+    }
+  });
+
   it("a weak ETag identifies nothing: machine B downloads", async () => {
     media.serve("/weak.mp4", shortClip);
     media.fault("/weak.mp4", { kind: "weak-etag" });

@@ -97,7 +97,7 @@ describe("a cache directory that cannot be written", () => {
     const ffmpeg = countingFfmpeg(dir);
     const first = await viteBuild(dir, { cacheDir, ffmpegPath: ffmpeg.path });
     expect(first.warnings.filter((w) => w.includes("cannot be written"))).toEqual([
-      expect.stringMatching(/^framecache: cache directory .*not-a-dir\/cache cannot be written \(.*ENOTDIR.*\); extracting without a cache$/),
+      expect.stringMatching(/^framecache: cache directory .*not-a-dir\/cache cannot be written \(FC_CACHE_DAMAGED: .*ENOTDIR.*\); extracting without a cache\. Run `framecache verify --fix`.*$/),
     ]);
     expect(first.summary).toMatch(/ 3 videos · 0 hit · 3 extracted · 105 frames /);
     const again = await viteBuild(dir, { cacheDir, ffmpegPath: ffmpeg.path });

@@ -17,6 +17,18 @@ export interface RemoteOptions {
   readOnly?: boolean;
   /** Milliseconds of silence (connecting included) before a transfer is abandoned. @default 30000 */
   timeout?: number;
+  /**
+   * Signed artifacts, as Turborepo signs them: uploads carry an `x-artifact-tag` (HMAC-SHA256
+   * keyed by `key`), and a download without a valid tag is a miss (one warning), extracted
+   * locally and uploaded again signed. The key is never printed. `false` turns it off.
+   * @default { key: env FRAMECACHE_REMOTE_SIGNATURE_KEY, else TURBO_REMOTE_CACHE_SIGNATURE_KEY }, or off when neither is set
+   */
+  signature?: { key?: string } | false;
+}
+
+/** Remote options once resolved: a signature, when on, always has its key. */
+export interface ResolvedRemoteOptions extends Omit<RemoteOptions, "signature"> {
+  signature?: { key: string };
 }
 
 /** Options of `framecache()`. Every one is optional. */
@@ -86,7 +98,7 @@ export interface ResolvedOptions {
   key: KeyMode;
   maxCacheSize: number;
   concurrency: number;
-  remote?: RemoteOptions;
+  remote?: ResolvedRemoteOptions;
   /** Undefined when remote sources are skipped. */
   remoteSources?: ResolvedRemoteSources;
   report: string | false;
@@ -167,7 +179,7 @@ function resolveCacheDir(option: string | false | undefined, env: NodeJS.Process
   return DEFAULT_CACHE_DIR;
 }
 
-function resolveRemote(option: RemoteOptions | false | undefined, env: NodeJS.ProcessEnv): RemoteOptions | undefined {
+function resolveRemote(option: RemoteOptions | false | undefined, env: NodeJS.ProcessEnv): ResolvedRemoteOptions | undefined {
   if (option === false) return undefined;
   const fromEnv = (name: string) => (env[name] === "" ? undefined : env[name]);
   const remote: RemoteOptions | undefined =
@@ -187,7 +199,28 @@ function resolveRemote(option: RemoteOptions | false | undefined, env: NodeJS.Pr
     token: remote.token ?? fromEnv("FRAMECACHE_REMOTE_TOKEN"),
     team: remote.team ?? fromEnv("FRAMECACHE_REMOTE_TEAM"),
     readOnly,
+    signature: resolveSignature(remote.signature, fromEnv),
   };
+}
+
+function resolveSignature(option: RemoteOptions["signature"], fromEnv: (name: string) => string | undefined): { key: string } | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && (typeof option !== "object" || option === null)) bad("remote.signature", typeof option, "use { key } or false");
+  const key = option?.key ?? fromEnv("FRAMECACHE_REMOTE_SIGNATURE_KEY") ?? fromEnv("TURBO_REMOTE_CACHE_SIGNATURE_KEY");
+  if (key === undefined) return undefined;
+  // Never echo the value: only its type is named.
+  if (typeof key !== "string" || key === "") bad("remote.signature.key", typeof key, "use a non-empty string (or FRAMECACHE_REMOTE_SIGNATURE_KEY)");
+  return hiddenKey(key);
+}
+
+/** `{ key }` whose key stays out of JSON.stringify, console.log and util.inspect. */
+function hiddenKey(key: string): { key: string } {
+  const holder = {
+    toJSON: () => ({ key: "[redacted]" }),
+    [Symbol.for("nodejs.util.inspect.custom")]: () => "{ key: [redacted] }",
+  };
+  Object.defineProperty(holder, "key", { value: key, enumerable: false });
+  return holder as unknown as { key: string };
 }
 
 function isHttpUrl(value: unknown): boolean {

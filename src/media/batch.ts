@@ -55,7 +55,7 @@ export async function extractBatch(binaries: Binaries, members: readonly BatchMe
   // No count may come after the window is published and its progress ended.
   await Promise.all(counting);
   const what = `extracting ${members.length} windows of ${members[0]?.task.source}`;
-  const failed = failure(result, what, options.timeoutMs);
+  const failed = await failure(result, what, options.timeoutMs, members[0]!.dir);
   if (failed) throw failed;
   return Promise.all(members.map((m) => countFrames(m.dir, m.task.frameCount)));
 }

@@ -1,9 +1,10 @@
-import { copyFile, link, readdir } from "node:fs/promises";
+import { copyFile, link, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
 import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
+import { fsError, fsErrorFromText } from "../core/fs-errors.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
@@ -51,7 +52,7 @@ export async function extractSpan(binaries: Binaries, task: Task, dir: string, s
     timeoutMs: options.timeoutMs,
     onStdout: parser && ((chunk) => parser.push(chunk).forEach(onProgress!)),
   });
-  const failed = failure(result, `extracting ${task.source}`, options.timeoutMs);
+  const failed = await failure(result, `extracting ${task.source}`, options.timeoutMs, dir);
   if (failed) throw failed;
   const end = span.first + span.count;
   return (await readdir(dir)).reduce((n, name) => {
@@ -68,7 +69,8 @@ export function tonemapMissing(binaries: Binaries, task: Task): FramecacheError 
 }
 
 /** Why an ffmpeg run did not do `what`, or undefined when it did. */
-export function failure(result: RunResult, what: string, timeoutMs?: number): FramecacheError | undefined {
+/** Why an ffmpeg run failed, or undefined when it did not; `dir` is where it wrote, so a store's file system error is told apart. */
+export async function failure(result: RunResult, what: string, timeoutMs: number | undefined, dir: string): Promise<FramecacheError | undefined> {
   if (result.canceled) return new FramecacheError("FC_CANCELLED", `${what} was cancelled`);
   if (result.timedOut) {
     return new FramecacheError("FC_FFMPEG_TIMEOUT", `${what} took longer than ${timeoutMs} ms; ffmpeg was killed`, {
@@ -77,9 +79,9 @@ export function failure(result: RunResult, what: string, timeoutMs?: number): Fr
   }
   if (result.exitCode === 0) return undefined;
   const stderr = result.stderr.trim();
-  if (/No space left on device/i.test(stderr)) {
-    return new FramecacheError("FC_NO_SPACE", `${what}: the disk is full`, { hint: "Free disk space or lower maxCacheSize, then run `framecache gc`." });
-  }
+  // Its writes into the store's partial directory: a full disk, a read-only mount, no descriptors left.
+  const store = fsErrorFromText(what, dir, stderr) ?? (/Could not open file/i.test(stderr) ? await whyUnwritable(what, dir) : undefined);
+  if (store) return store;
   return new FramecacheError("FC_FFMPEG_FAILED", `${what} failed (exit ${result.exitCode ?? result.signal ?? result.error?.code}): ${lastLines(stderr)}`, {
     hint: "Run the same source through `ffprobe` to check it; re-encode it if ffmpeg cannot decode it.",
   });
@@ -96,4 +98,18 @@ export async function holdFrames(dir: string, format: FrameFormat, written: numb
 
 function lastLines(text: string): string {
   return text.split("\n").slice(-3).join(" | ") || "no error output";
+}
+
+/** ffmpeg says only "Could not open file" (then EIO) for its output: a write of our own names the cause. */
+async function whyUnwritable(what: string, dir: string): Promise<FramecacheError | undefined> {
+  const probe = join(dir, `.write-test-${process.pid}`);
+  try {
+    await writeFile(probe, "");
+    await rm(probe, { force: true });
+    return undefined;
+  } catch (error) {
+    // The directory is what ffmpeg could not write, not our probe's name.
+    const mapped = fsError(what, dir, Object.assign(error as Error, { path: dir }));
+    return mapped instanceof FramecacheError ? mapped : undefined;
+  }
 }

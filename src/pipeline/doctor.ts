@@ -192,6 +192,8 @@ export async function remoteCheck(remote: RemoteOptions | undefined, timeoutMs: 
   }
   const where = `${url.origin}${url.pathname.replace(/\/v8\/artifacts\/.*$/, "")}`;
   const token = remote.token ? "token set" : "no token";
+  // Whether a key is set, never the key.
+  const signing = remote.signature ? "artifacts signed (x-artifact-tag)" : "artifacts unsigned";
   const started = performance.now();
   let status: number;
   try {
@@ -218,8 +220,8 @@ export async function remoteCheck(remote: RemoteOptions | undefined, timeoutMs: 
       id: "remote",
       title,
       status: "ok",
-      detail: `${where} answered in ${ms}ms, ${token}${remote.token ? " and accepted" : ""}${remote.readOnly ? ", read-only" : ""}`,
-      data: { url: where, httpStatus: status, ms, token: Boolean(remote.token) },
+      detail: `${where} answered in ${ms}ms, ${token}${remote.token ? " and accepted" : ""}${remote.readOnly ? ", read-only" : ""}, ${signing}`,
+      data: { url: where, httpStatus: status, ms, token: Boolean(remote.token), signed: Boolean(remote.signature) },
     };
   }
   if (status === 401 || status === 403 || (status === 400 && !remote.token)) {

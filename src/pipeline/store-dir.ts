@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FramecacheError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { resolveCacheDir } from "../core/paths.js";
 import { openStore } from "../store/store.js";
@@ -27,7 +28,10 @@ export class StoreDir {
           await openStore(dir);
           return dir;
         } catch (error) {
-          this.logger.warn(`framecache: cache directory ${dir} cannot be written (${(error as Error).message}); extracting without a cache`);
+          // An unusable cache costs the cache, not the build: its mapped error (code, cause, fix) as a warning.
+          const { code, detail, hint, message } = error as FramecacheError;
+          const why = detail ? `${code}: ${detail}` : message;
+          this.logger.warn(`framecache: cache directory ${dir} cannot be written (${why}); extracting without a cache${hint ? `. ${hint}` : ""}`);
         }
       }
       this.temporary = await mkdtemp(join(tmpdir(), "framecache-"));

@@ -3,6 +3,7 @@ import { copyFile, link, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName } from "../core/frames.js";
 import type { FrameFormat } from "../core/key.js";
+import { storeIo } from "./fs-errors.js";
 import type { StoredEntry } from "./store.js";
 
 const FILE_OPS_AT_ONCE = 16;
@@ -12,9 +13,11 @@ const FILE_OPS_AT_ONCE = 16;
  * else a copy-on-write clone, else a copy. Streams with a fixed number of file
  * operations in flight, so memory does not grow with the frame count.
  */
-export async function linkEntry(entry: StoredEntry, destDir: string): Promise<void> {
-  await mkdir(destDir, { recursive: true });
-  await placeFrames(entry.dir, destDir, entry.format, { first: 1, count: entry.frames }, 0);
+export function linkEntry(entry: StoredEntry, destDir: string): Promise<void> {
+  return storeIo(`placing the frames of ${entry.name} in ${destDir}`, entry.dir, async () => {
+    await mkdir(destDir, { recursive: true });
+    await placeFrames(entry.dir, destDir, entry.format, { first: 1, count: entry.frames }, 0);
+  });
 }
 
 /** Frames `first`… of `toDir` from frames `first + offset`… of `fromDir`, at most FILE_OPS_AT_ONCE at a time. */

@@ -6,6 +6,7 @@ import { breakLock } from "./lock.js";
 import { HOUR_MS, isAbandoned, isStray, lockedEntries, readInventory, type EntryInfo } from "./inventory.js";
 import { removeEntry } from "./remove.js";
 import { collectDownloads, type DownloadGcStats } from "./downloads/upkeep.js";
+import { storeIo } from "./fs-errors.js";
 
 export interface GcOptions {
   /** Evict least recently used entries until the store holds at most this many bytes. */
@@ -44,7 +45,11 @@ const DIGEST_MEMO_MAX_AGE_MS = 30 * 24 * HOUR_MS;
  * running process, since a build may be linking its frames right now. Also removes
  * leftovers of dead writers and stale locks.
  */
-export async function collectGarbage(storeDir: string, options: GcOptions = {}): Promise<GcStats> {
+export function collectGarbage(storeDir: string, options: GcOptions = {}): Promise<GcStats> {
+  return storeIo(`collecting garbage in ${storeDir}`, storeDir, () => collect(storeDir, options));
+}
+
+async function collect(storeDir: string, options: GcOptions): Promise<GcStats> {
   const now = options.now ?? Date.now();
   const dryRun = options.dryRun ?? false;
   const inventory = await readInventory(storeDir, now);
@@ -113,7 +118,11 @@ export interface CleanStats {
  * Empty the store: every entry, leftover, stale lock and the digest memo. Only what a
  * running process is writing right now (a live lock and its partial) stays.
  */
-export async function cleanStore(storeDir: string, now = Date.now()): Promise<CleanStats> {
+export function cleanStore(storeDir: string, now = Date.now()): Promise<CleanStats> {
+  return storeIo(`cleaning ${storeDir}`, storeDir, () => clean(storeDir, now));
+}
+
+async function clean(storeDir: string, now: number): Promise<CleanStats> {
   const inventory = await readInventory(storeDir, now);
   const stats: CleanStats = { removed: 0, bytesFreed: 0, partialsRemoved: 0, locksRemoved: 0, skipped: 0 };
   if (!inventory.exists) return stats;

@@ -85,7 +85,9 @@ export async function readInventory(storeDir: string, now = Date.now(), staleMs 
 
 async function readEntry(dir: string, name: string): Promise<EntryInfo | undefined> {
   const dirStat = await stat(dir).catch(() => undefined);
-  if (!dirStat?.isDirectory()) return undefined;
+  if (!dirStat) return undefined;
+  // What a half-deleted or hand-edited cache leaves: the name taken by a file, which blocks publishing.
+  if (!dirStat.isDirectory()) return { name, dir, kind: "bad", reason: "a file holds the entry's name", frames: 0, bytes: 0, lastUsed: dirStat.mtimeMs };
   const sentinelStat = await stat(join(dir, SENTINEL)).catch(() => undefined);
   const lastUsed = sentinelStat?.mtimeMs ?? dirStat.mtimeMs;
   const read = await readSentinel(dir);

@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FramecacheError } from "../core/errors.js";
-import { orNoSpace } from "./no-space.js";
+import { storeError } from "./fs-errors.js";
 
 /** Who holds a key: enough for another process to tell whether the holder still runs. */
 export interface LockOwner {
@@ -60,7 +60,7 @@ export async function tryLock(storeDir: string, entry: string, staleMs = STALE_L
     }
     return undefined;
   } catch (error) {
-    throw orNoSpace(storeDir, error);
+    throw storeError(`locking ${entry}`, path, error);
   } finally {
     await unlink(temp).catch(() => undefined);
   }

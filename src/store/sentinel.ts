@@ -29,7 +29,9 @@ export async function readSentinel(entryDir: string): Promise<SentinelRead> {
   let text: string;
   try {
     text = await readFile(join(entryDir, SENTINEL), "utf8");
-  } catch {
+  } catch (error) {
+    // No entry is a miss; out of descriptors or a refused read is not, or it would re-extract silently.
+    if (["EMFILE", "ENFILE", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
     return { kind: "none" };
   }
   return parseSentinel(text);
@@ -44,7 +46,8 @@ export function readSentinelSync(entryDir: string): SentinelRead {
   let text: string;
   try {
     text = readFileSync(join(entryDir, SENTINEL), "utf8");
-  } catch {
+  } catch (error) {
+    if (["EMFILE", "ENFILE", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
     return { kind: "none" };
   }
   return parseSentinel(text);

@@ -7,7 +7,7 @@ import { fpsValue } from "../core/time.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FilesDigest } from "../media/digest.js";
-import { orNoSpace } from "./no-space.js";
+import { storeError, storeIo } from "./fs-errors.js";
 import { digestFrames, exists, readSentinelSync, type Sentinel } from "./sentinel.js";
 
 export interface StoredEntry {
@@ -25,11 +25,13 @@ const CACHEDIR_TAG =
 
 /** Create the store root with its CACHEDIR.TAG; throws when the directory cannot be written. */
 export async function openStore(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tag = join(dir, "CACHEDIR.TAG");
-  if (!(await exists(tag))) await writeFile(tag, CACHEDIR_TAG);
-  // An existing store can still refuse writes (read-only mount or restore): find out now, not mid-extraction.
-  await probeWrite(dir);
+  await storeIo(`opening the cache ${dir}`, dir, async () => {
+    await mkdir(dir, { recursive: true });
+    const tag = join(dir, "CACHEDIR.TAG");
+    if (!(await exists(tag))) await writeFile(tag, CACHEDIR_TAG);
+    // An existing store can still refuse writes (read-only mount or restore): find out now, not mid-extraction.
+    await probeWrite(dir);
+  });
 }
 
 /** Create and delete a file in `dir` for real: permissions, read-only mounts and full disks all show. */
@@ -47,8 +49,12 @@ export async function probeWrite(dir: string): Promise<void> {
  * a touch of files in the page cache, done synchronously: a warm run does this for every video,
  * and through fs/promises each step cost a trip through libuv's pool and its garbage.
  */
-export async function lookupEntry(storeDir: string, task: Task): Promise<StoredEntry | undefined> {
+export function lookupEntry(storeDir: string, task: Task): Promise<StoredEntry | undefined> {
   const dir = join(storeDir, task.entry);
+  return storeIo(`looking up ${task.entry}`, dir, () => lookupAt(dir, task));
+}
+
+async function lookupAt(dir: string, task: Task): Promise<StoredEntry | undefined> {
   const read = readSentinelSync(dir);
   let entry: StoredEntry | undefined;
   if (read.kind === "json") {
@@ -111,9 +117,10 @@ export async function publishEntry(storeDir: string, task: Task, produce: (parti
     await rm(partial, { recursive: true, force: true });
     return winner;
   } catch (error) {
-    await rm(partial, { recursive: true, force: true });
-    // A full disk met by our own writes (sentinel, held frames), not by ffmpeg's.
-    throw orNoSpace(storeDir, error);
+    // On a read-only or broken store the cleanup fails too; what it leaves is a partial, for GC.
+    await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+    // Our own writes (sentinel, held frames, the rename), not ffmpeg's.
+    throw storeError(`publishing ${task.entry}`, partial, error);
   }
 }
 

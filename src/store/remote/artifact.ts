@@ -39,8 +39,14 @@ export const ARTIFACT_LIMITS = {
 
 /** A download that must not be published; the caller treats it as a miss. */
 export class BadArtifact extends Error {
-  override readonly name = "BadArtifact";
-  readonly code = "REMOTE_BAD_ARTIFACT";
+  override readonly name: string = "BadArtifact";
+  readonly code: string = "REMOTE_BAD_ARTIFACT";
+}
+
+/** A download whose `x-artifact-tag` is missing or wrong while signing is on. */
+export class BadSignature extends BadArtifact {
+  override readonly name = "BadSignature";
+  override readonly code = "REMOTE_BAD_SIGNATURE";
 }
 
 export function artifactFiles(entry: StoredEntry): string[] {
@@ -61,11 +67,18 @@ export function packEntry(dir: string, files: string[]): Readable {
   return out;
 }
 
-/** Exact byte length of `packEntry(dir, files)`, for a Content-Length, counted without keeping the bytes. */
-export async function packedSize(dir: string, files: string[]): Promise<number> {
+/**
+ * Exact byte length of `packEntry(dir, files)`, for a Content-Length, counted without keeping
+ * the bytes; `onChunk` sees them (a signature needed before the body is sent). Packing is
+ * deterministic and entries never change, so the second pass sends these very bytes.
+ */
+export async function packedSize(dir: string, files: string[], onChunk?: (chunk: Buffer) => void): Promise<number> {
   const { create } = await loadTar();
   let size = 0;
-  for await (const chunk of create(await packOptions(dir, files), files)) size += (chunk as Buffer).length;
+  for await (const chunk of create(await packOptions(dir, files), files)) {
+    size += (chunk as Buffer).length;
+    onChunk?.(chunk as Buffer);
+  }
   return size;
 }
 

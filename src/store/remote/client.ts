@@ -1,12 +1,14 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import pLimit from "p-limit";
-import type { RemoteOptions, ResolvedOptions } from "../../core/options.js";
+import type { ResolvedOptions, ResolvedRemoteOptions } from "../../core/options.js";
 import type { Task } from "../../core/plan.js";
 import type { Logger } from "../../core/logger.js";
 import { publishEntry, type StoredEntry } from "../store.js";
-import { artifactFiles, BadArtifact, packedSize, packEntry, unpackArtifact, verifyArtifact } from "./artifact.js";
+import { artifactFiles, BadArtifact, BadSignature, packedSize, packEntry, unpackArtifact, verifyArtifact } from "./artifact.js";
 import { artifactUrl, Endpoint, errorText, TransportError } from "./http.js";
+import { cutMidUpload, isNetworkError, networkCode, StatusError, tooLarge, UploadCut } from "./failures.js";
+import { ArtifactSigner, TAG_HEADER } from "./signature.js";
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 30_000;
 /** Transfers at once: enough to hide latency, few enough not to starve ffmpeg of bandwidth or disk. */
@@ -19,22 +21,9 @@ export interface RemoteCounters {
   remoteBytesUp: number;
 }
 
-export interface RemoteCacheConfig extends RemoteOptions {
+export interface RemoteCacheConfig extends ResolvedRemoteOptions {
   /** Cap on one artifact, download or upload; the store's budget is a natural one. */
   maxArtifactBytes: number;
-}
-
-/** A non-2xx answer other than a plain 404 miss. */
-class StatusError extends Error {
-  override readonly name = "StatusError";
-  readonly code = "REMOTE_STATUS";
-  constructor(
-    readonly status: number,
-    readonly method: string,
-    readonly detail: string,
-  ) {
-    super(`HTTP ${status}${detail ? ` (${detail})` : ""}`);
-  }
 }
 
 /**
@@ -90,16 +79,24 @@ export class RemoteCache {
           res.destroy();
           throw new BadArtifact(`it is larger than ${this.config.maxArtifactBytes} bytes`);
         }
-        const body = res;
+        const signer = this.signer(task.key);
+        const tag = res.headers[TAG_HEADER];
+        if (signer && typeof tag !== "string") throw new BadSignature("it carries no signature");
+        const body = signer ? signedBytes(res, signer) : res;
+        // Inside the publish callback: a refused artifact's partial is removed, never published.
         return await publishEntry(storeDir, task, async (partial) => {
           await unpackArtifact(body, partial, { frames: task.frameCount, format: task.format, maxBytes: this.config.maxArtifactBytes }, (n) => {
             this.counters.remoteBytesDown += n;
           });
+          if (signer && !signer.matches(tag as string)) throw new BadSignature("its signature does not match the key");
           await verifyArtifact(partial, task);
         });
       } catch (error) {
         res?.destroy();
-        if (error instanceof BadArtifact) {
+        if (error instanceof BadSignature) {
+          this.rejected.add(task.key);
+          this.unsigned(`${task.entry} ${error.message}`);
+        } else if (error instanceof BadArtifact) {
           this.rejected.add(task.key);
           this.logger.warn(`framecache: remote artifact for ${task.entry} was rejected: ${error.message}; extracting it locally`);
         } else {
@@ -129,7 +126,14 @@ export class RemoteCache {
           chunks.push(chunk);
         }
         this.counters.remoteBytesDown += size;
-        return Buffer.concat(chunks);
+        const bytes = Buffer.concat(chunks);
+        const signer = this.signer(hash);
+        if (signer) {
+          signer.update(bytes);
+          const tag = res.headers[TAG_HEADER];
+          if (typeof tag !== "string" || !signer.matches(tag)) return void this.unsigned(`record ${hash.slice(0, 16)} ${typeof tag === "string" ? "has a signature that does not match the key" : "carries no signature"}`);
+        }
+        return bytes;
       } catch (error) {
         this.failed(error);
         return undefined;
@@ -141,7 +145,10 @@ export class RemoteCache {
   putBlob(hash: string, bytes: Buffer): void {
     if (this.uploadsOff || !this.available()) return;
     const job = this.limit(async () => {
-      const res = await this.endpoint.send("PUT", this.artifactUrl(hash), { headers: { "content-type": "application/octet-stream" }, body: () => Readable.from([bytes]), length: bytes.length });
+      const signer = this.signer(hash);
+      signer?.update(bytes);
+      const headers = { "content-type": "application/octet-stream", ...(signer ? { [TAG_HEADER]: signer.tag() } : {}) };
+      const res = await this.endpoint.send("PUT", this.artifactUrl(hash), { headers, body: () => Readable.from([bytes]), length: bytes.length });
       if (res.statusCode !== 200 && res.statusCode !== 201 && res.statusCode !== 202) throw new StatusError(res.statusCode ?? 0, "PUT", await errorText(res));
       res.resume();
       this.counters.remoteBytesUp += bytes.length;
@@ -179,10 +186,12 @@ export class RemoteCache {
       if (head.statusCode !== 404) throw new StatusError(head.statusCode ?? 0, "HEAD", "");
     }
     const files = artifactFiles(entry);
-    const length = await packedSize(entry.dir, files);
+    const signer = this.signer(task.key);
+    const length = await packedSize(entry.dir, files, signer && ((chunk) => signer.update(chunk)));
     if (length > this.config.maxArtifactBytes) return;
+    const headers = { "content-type": "application/octet-stream", ...(signer ? { [TAG_HEADER]: signer.tag() } : {}) };
     const res = await this.endpoint
-      .send("PUT", url, { headers: { "content-type": "application/octet-stream" }, body: () => packEntry(entry.dir, files), length })
+      .send("PUT", url, { headers, body: () => packEntry(entry.dir, files), length })
       .catch((error: unknown) => {
         throw cutMidUpload(error) ? new UploadCut() : error;
       });
@@ -199,6 +208,25 @@ export class RemoteCache {
   }
 
   private readonly said = new Set<string>();
+  private warnedUnsigned = false;
+
+  /** A fresh signer for one artifact when signing is on; the key never leaves it. */
+  private signer(hash: string): ArtifactSigner | undefined {
+    const key = this.config.signature?.key;
+    return key ? new ArtifactSigner(key, hash, this.config.team) : undefined;
+  }
+
+  /** One warning for the client's lifetime, naming the first refusal: every later one is the same cause. */
+  private unsigned(first: string): void {
+    if (this.warnedUnsigned) return;
+    this.warnedUnsigned = true;
+    this.logger.warn(
+      `framecache: remote cache ${this.endpoint.origin} sent artifacts without a valid signature (first: ${first}); ` +
+        "they are extracted locally and uploaded again signed. Check that every writer uses the same signature key " +
+        "(remote.signature, FRAMECACHE_REMOTE_SIGNATURE_KEY or TURBO_REMOTE_CACHE_SIGNATURE_KEY) and that the server keeps " +
+        "tags (turborepo-remote-cache keeps them only with TURBO_REMOTE_CACHE_SIGNATURE_KEY set)",
+    );
+  }
 
   private available(): boolean {
     return Date.now() >= this.offUntil;
@@ -244,34 +272,12 @@ export class RemoteCache {
   }
 }
 
-/**
- * A server that answers 413 before reading the body often closes the socket under
- * it, and the client may see the cut before the answer; both get one message.
- */
-class UploadCut extends Error {
-  override readonly name = "UploadCut";
-  readonly code = "REMOTE_UPLOAD_CUT";
-}
-
-function tooLarge(remote: string): string {
-  return `${remote} refused an upload as too large (HTTP 413, or the connection cut mid-upload); raise its body limit (BODY_LIMIT on turborepo-remote-cache) to share big entries`;
-}
-
-function cutMidUpload(error: unknown): boolean {
-  const code = error instanceof TransportError ? (error.cause as NodeJS.ErrnoException | undefined)?.code : (error as NodeJS.ErrnoException)?.code;
-  return code === "EPIPE" || code === "ECONNRESET";
-}
-
-/** Connection failures seen on a response body (request failures arrive as TransportError). */
-const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-function isNetworkError(error: unknown): boolean {
-  return NETWORK_CODES.has((error as NodeJS.ErrnoException)?.code ?? "");
-}
-
-function networkCode(error: unknown): string {
-  if (error instanceof TransportError) return error.message;
-  return (error as NodeJS.ErrnoException).code ?? "network error";
+/** The body as it arrives, each chunk fed to the signer first. */
+async function* signedBytes(source: AsyncIterable<Buffer>, signer: ArtifactSigner): AsyncIterable<Buffer> {
+  for await (const chunk of source) {
+    signer.update(chunk);
+    yield chunk;
+  }
 }
 
 /** The remote cache the options ask for, or undefined (not configured, or useless with stat keys). */
