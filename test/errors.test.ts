@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../src/core/errors.js";
 import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
 import { ffmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { viteBuild, writeFiles } from "./helpers/project.js";
+import { viteBuild, viteBuildError, writeFiles, type BuildError } from "./helpers/project.js";
 
 /**
  * Every bad input, through the real CLI and a real `vite build`: the stable code, the
@@ -450,21 +450,7 @@ describe("file names with spaces, unicode, % and a leading -", () => {
   }, 120_000);
 });
 
-interface BuildError {
-  message: string;
-  pluginCode?: string;
-  loc?: { file: string; line: number; column: number };
-}
-
-/** The error a `vite build` of the project fails with (Rolldown wraps the plugin's in `errors`). */
-async function buildError(options: FramecacheOptions): Promise<BuildError> {
-  try {
-    await viteBuild(root, options, { logLevel: "silent" });
-  } catch (error) {
-    return ((error as { errors?: BuildError[] }).errors?.[0] ?? error) as BuildError;
-  }
-  throw new Error("vite build must fail");
-}
+const buildError = (options: FramecacheOptions) => viteBuildError(root, options);
 
 /** Each manifest video's frames folder, relative to `out`, in document order. */
 function manifestFrames(out: string): string[] {

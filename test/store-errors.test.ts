@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from "vitest";
 import type { FramecacheOptions } from "../src/core/options.js";
 import { gatedFfmpeg, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { viteBuild, writeFiles } from "./helpers/project.js";
+import { viteBuild, viteBuildError, writeFiles } from "./helpers/project.js";
 
 /**
  * File system failures on the store's own paths, each from a real cause (a read-only mount,
@@ -33,18 +33,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return execa(process.execPath, [CLI, ...args], { cwd: root, env, reject: false });
 }
 
-interface BuildError extends Error {
-  pluginCode?: string;
-}
-
-async function buildError(options: FramecacheOptions): Promise<BuildError> {
-  try {
-    await viteBuild(root, options, { logLevel: "silent" });
-  } catch (error) {
-    return ((error as { errors?: BuildError[] }).errors?.[0] ?? error) as BuildError;
-  }
-  throw new Error("vite build must fail");
-}
+const buildError = (options: FramecacheOptions) => viteBuildError(root, options);
 
 /** `source` bind-mounted at `target`, writable until `readOnly()`; undefined when mounts are not allowed here. */
 function bindMount(ctx: TestContext, source: string, target: string) {

@@ -71,3 +71,20 @@ export function capturingLogger(captureErrors = false): { logger: Logger; logs: 
   };
   return { logger, logs, warnings };
 }
+
+/** What a failed `vite build` reports for the plugin's error. */
+export interface BuildError {
+  message: string;
+  pluginCode?: string;
+  loc?: { file: string; line: number; column: number };
+}
+
+/** The error a `vite build` of `root` fails with (Rolldown wraps the plugin's in `errors`). */
+export async function viteBuildError(root: string, options: FramecacheOptions): Promise<BuildError> {
+  try {
+    await viteBuild(root, options, { logLevel: "silent" });
+  } catch (error) {
+    return ((error as { errors?: BuildError[] }).errors?.[0] ?? error) as BuildError;
+  }
+  throw new Error("vite build must fail");
+}
