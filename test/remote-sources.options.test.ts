@@ -64,6 +64,29 @@ describe("remoteSources options", () => {
     expect(other.log.find((r) => r.path === "/moved.mp4")!.headers.authorization).toBeUndefined();
   });
 
+  it("a URL's user info becomes Basic auth, and neither it nor a bare token in the query is ever shown", async () => {
+    media.serve("/basic.mp4", clip);
+    media.fault("/basic.mp4", { kind: "auth", header: "Authorization", value: `Basic ${Buffer.from("user:pa55").toString("base64")}` });
+    const host = media.url.replace("http://", "");
+    const run = await extractProject(project(`<video id="v" src="http://user:pa55@${host}/basic.mp4?eyJhbGciOiJIUzI1NiJ9tokentoken" data-duration="1"></video>`));
+    expect(run.errors).toEqual([]);
+    expect(readFrameNumbers(run.ids.v!.dir)).toEqual(range(0, 30));
+    const offline = await extractProject(project(`<video id="v" src="http://user:pa55@127.0.0.1:9/basic.mp4?eyJhbGciOiJIUzI1NiJ9tokentoken" data-duration="1"></video>`));
+    expect(offline.errors.map((e) => e.code)).toEqual(["FC_DOWNLOAD_FAILED"]);
+    expect(offline.errors[0]!.message).toContain("http://REDACTED@127.0.0.1:9/basic.mp4?REDACTED");
+    expect(JSON.stringify([run.warnings, offline.errors.map((e) => e.message), offline.warnings])).not.toMatch(/pa55|eyJhbGci/);
+  });
+
+  it("holds every redirect to allow, and a malformed Location is an error, not a crash", async () => {
+    media.fault("/away.mp4", { kind: "redirect", to: `http://localhost:${new URL(other.url).port}/moved.mp4` });
+    const away = await extractProject(project(`<video id="v" src="${media.url}/away.mp4" data-duration="1"></video>`), { remoteSources: { allow: ["127.0.0.1"] } });
+    expect(away.errors.map((e) => e.code)).toEqual(["FC_REMOTE_NOT_ALLOWED"]);
+    expect(away.errors[0]!.message).toContain("redirected to localhost");
+    media.fault("/bad-location.mp4", { kind: "redirect", to: "http://[::1" });
+    const bad = await extractProject(project(`<video id="v" src="${media.url}/bad-location.mp4" data-duration="1"></video>`));
+    expect(bad.errors.map((e) => e.code)).toEqual(["FC_DOWNLOAD_REDIRECT"]);
+  });
+
   it("refuses bad values with FC_BAD_OPTION naming the option", () => {
     const bad: [string, unknown][] = [
       ["remoteSources", "yes"],

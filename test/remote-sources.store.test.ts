@@ -31,10 +31,10 @@ describe("downloads in the store's commands", () => {
 
     const ls = await cli(root, "ls", "--json");
     const listed = JSON.parse(ls.stdout) as { downloads: { url: string; size: number; local: boolean }[] };
-    expect(listed.downloads).toEqual([expect.objectContaining({ url: `${media.url}/clip.mp4?token=REDACTED`, size, local: true })]);
+    expect(listed.downloads).toEqual([expect.objectContaining({ url: `${media.url}/clip.mp4?REDACTED`, size, local: true })]);
     const table = await cli(root, "ls");
     expect(table.stdout).toMatch(/DOWNLOAD\s+SIZE\s+LAST USED\s+STATE/);
-    expect(table.stdout).toContain(`${media.url}/clip.mp4?token=REDACTED`);
+    expect(table.stdout).toContain(`${media.url}/clip.mp4?REDACTED`);
     expect(`${ls.stdout}${table.stdout}${readdirSync(join(root, "cache/downloads")).join(" ")}`).not.toContain("hush");
 
     const clean = await cli(root, "verify");

@@ -27,9 +27,8 @@ export function sourceUrl(src: string): URL | undefined {
 const HIDDEN = "REDACTED";
 
 /**
- * The URL as it may be shown or written down: user info and every query value replaced,
- * the names kept so a reader can still tell which URL it is. Signed bucket URLs carry
- * their credentials there (`X-Amz-Signature`, `sig`, `token`).
+ * The URL as it may be shown or written down: user info and the whole query replaced. Signed
+ * bucket URLs carry their credentials there (`X-Amz-Signature`, `sig`, a bare token as a name).
  */
 export function redactUrl(src: string): string {
   const url = sourceUrl(src);
@@ -38,11 +37,10 @@ export function redactUrl(src: string): string {
     url.username = HIDDEN;
     url.password = "";
   }
-  const names = [...url.searchParams.keys()];
+  const query = url.search.length > 1;
   url.search = "";
-  const query = names.map((name) => `${encodeURIComponent(name)}=${HIDDEN}`).join("&");
-  const shown = url.href.replace(/#.*$/s, "");
-  return query ? `${shown}?${query}` : shown;
+  url.hash = "";
+  return query ? `${url.href}?${HIDDEN}` : url.href;
 }
 
 /** A glob of host names: `*` stands for any run of characters, dots included (`*.example.com`). */

@@ -225,7 +225,7 @@ export class RemoteSources {
 
   private transfer(signal?: AbortSignal): TransferOptions {
     const o = this.options;
-    return { headers: o.headers, maxBytes: o.maxBytes, timeoutMs: o.timeoutMs, signal };
+    return { headers: o.headers, maxBytes: o.maxBytes, timeoutMs: o.timeoutMs, signal, allowHost: (host) => hostAllowed(host, o.allow) };
   }
 }
 

@@ -12,6 +12,8 @@ export interface TransferOptions {
   /** Validators of the copy at hand: the request is conditional, and a 304 keeps it. */
   known?: Validators;
   signal?: AbortSignal;
+  /** Whether a redirect may lead to this host (`remoteSources.allow` holds at every hop). */
+  allowHost?: (host: string) => boolean;
 }
 
 export type Transfer =
@@ -83,6 +85,14 @@ async function attemptDownload(url: string, file: FileHandle, state: Progress, o
     await response.body?.cancel();
     throw statusError(response.status);
   }
+  if (response.status === 206 && !resumesAt(response, state.received)) {
+    // A range that does not start where the bytes stop (or a proxy ignoring If-Range) would splice two files.
+    await response.body?.cancel();
+    state.received = 0;
+    state.hash = createHash("sha256");
+    await file.truncate(0);
+    throw new RetryableError(fail("FC_DOWNLOAD_TRUNCATED", "the server's range did not continue the cut transfer", "Try again."));
+  }
   if (response.status === 200 && state.received > 0) {
     // The bytes changed, or the server would not resume: start over.
     state.hash = createHash("sha256");
@@ -145,8 +155,12 @@ async function request(method: "GET" | "HEAD", url: string, options: TransferOpt
   for (let hop = 0; ; hop++) {
     seen.add(current);
     const target = new URL(current);
+    // fetch refuses user info in a URL (and would quote it): it becomes Basic auth for that origin.
+    const basic: Record<string, string> = target.username || target.password ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}` } : {};
+    target.username = "";
+    target.password = "";
     // Configured headers (a bucket's credentials) go to the URL's own origin only.
-    const headers = { "user-agent": "vite-plugin-framecache", ...(target.origin === origin ? options.headers : {}), ...extra };
+    const headers = { "user-agent": "vite-plugin-framecache", ...basic, ...(target.origin === origin ? options.headers : {}), ...extra };
     const controller = new AbortController();
     const abort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", abort, { once: true });
@@ -171,7 +185,11 @@ async function request(method: "GET" | "HEAD", url: string, options: TransferOpt
     const location = response.headers.get("location");
     if (![301, 302, 303, 307, 308].includes(response.status) || !location) return { response, finalUrl: current };
     await response.body?.cancel();
-    const next = new URL(location, target);
+    const next = URL.canParse(location, target) ? new URL(location, target) : undefined;
+    if (!next) throw fail("FC_DOWNLOAD_REDIRECT", "the server redirected to a malformed URL", "Point src at the media's final URL.");
+    if (options.allowHost && !options.allowHost(next.hostname)) {
+      throw fail("FC_REMOTE_NOT_ALLOWED", `the server redirected to ${next.hostname}, which is not in remoteSources.allow`, `Add "${next.hostname}" to remoteSources.allow, or point src at an allowed host.`);
+    }
     if (next.protocol !== "http:" && next.protocol !== "https:") {
       throw fail("FC_DOWNLOAD_REDIRECT", `the server redirected to a ${next.protocol} URL, which is not fetched`, "Point src at the media's http(s) URL.");
     }
@@ -189,6 +207,11 @@ function validatorsOf(response: Response): Validators {
     lastModified: response.headers.get("last-modified") ?? undefined,
     size: Number.isSafeInteger(length) && length >= 0 ? length : 0,
   };
+}
+
+/** A 206 continues the bytes at hand only when its Content-Range starts where they stop. */
+function resumesAt(response: Response, received: number): boolean {
+  return Number(/^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")?.[1]) === received;
 }
 
 function conditional(known: Validators | undefined): Record<string, string> {
@@ -251,7 +274,8 @@ const TLS = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
 function networkError(error: unknown): FramecacheError {
   if (error instanceof FramecacheError) return error;
   const cause = (error as { cause?: NodeJS.ErrnoException })?.cause ?? (error as NodeJS.ErrnoException);
-  const code = cause?.code ?? (error as Error)?.message ?? "network error";
+  // Only a code: fetch's own messages may quote the URL or a header's value.
+  const code = typeof cause?.code === "string" && /^[A-Z0-9_]+$/.test(cause.code) ? cause.code : "network error";
   if (TLS.test(code)) return fail("FC_DOWNLOAD_TLS", `the server's TLS certificate was refused (${code})`, "Fix the server's certificate, or add its CA with NODE_EXTRA_CA_CERTS.", error);
   return fail("FC_DOWNLOAD_FAILED", `the server could not be reached (${code})`, "Check the network and the URL; a copy downloaded before is used when there is one.", error);
 }
