@@ -48,7 +48,7 @@ describe("downloads in the store's commands", () => {
     writeFileSync(downloaded, bytes);
     const bad = await cli(root, "verify");
     expect(bad.exitCode).toBe(1);
-    expect(bad.stdout).toMatch(/bad\s+downloads\/[0-9a-f]{32}\.mp4\s+\[downloads\] the bytes differ from the digest/);
+    expect(bad.stdout).toMatch(/bad\s+downloads\/[0-9a-f]{32}-[0-9a-f]{16}\.mp4\s+\[downloads\] the bytes differ from the digest/);
     const fixed = await cli(root, "verify", "--fix");
     expect(fixed.exitCode).toBe(0);
     expect((await cli(root, "verify")).exitCode).toBe(0);

@@ -1,4 +1,5 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -83,6 +84,9 @@ describe("remote sources", () => {
     expect(changed).toMatchObject({ extracted: 1, errors: [] });
     expect(changed.report.sourceDownloads).toBe(1);
     expect(readFrameNumbers(changed.ids.v!.dir)).toEqual(range(0, 15));
+    // New bytes under a new name (a task naming the old ones never reads these), the old ones gone.
+    const digest = createHash("sha256").update(readFileSync(longClip)).digest("hex");
+    expect(readdirSync(join(root, "cache/downloads")).filter((n) => n.endsWith(".mp4"))).toEqual([expect.stringMatching(new RegExp(`^[0-9a-f]{32}-${digest.slice(0, 16)}\\.mp4$`))]);
   });
 
   it("two processes at once download the URL once", async () => {

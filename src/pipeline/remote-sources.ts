@@ -166,7 +166,7 @@ export class RemoteSources {
     if (!shared || (head.validators.size > 0 && head.validators.size !== shared.size)) return undefined;
     const parsed = new URL(url);
     const record: DownloadRecord = {
-      version: 1, id, url: redactUrl(url), finalUrl: redactUrl(head.finalUrl), file: downloadFile(id, parsed),
+      version: 1, id, url: redactUrl(url), finalUrl: redactUrl(head.finalUrl), file: downloadFile(id, shared.digest, parsed),
       etag: head.validators.etag, lastModified: head.validators.lastModified, size: shared.size, digest: shared.digest,
       checked: new Date().toISOString(), local: false, info: shared.info,
     };
@@ -188,13 +188,15 @@ export class RemoteSources {
         await writeRecord(store, renewed);
         return renewed;
       }
-      const file = downloadFile(id, new URL(url));
+      const file = downloadFile(id, result.digest, new URL(url));
       const record: DownloadRecord = {
         version: 1, id, url: redactUrl(url), finalUrl: redactUrl(result.finalUrl), file,
         etag: result.validators.etag, lastModified: result.validators.lastModified, size: result.size, digest: result.digest, checked, local: true,
       };
       await rename(partial, join(downloadsDir(store), file));
       await writeRecord(store, record);
+      // The bytes this replaces: a task that names them and has not started fails to open them (never reads others).
+      if (known && known.file !== file) await rm(join(downloadsDir(store), known.file), { force: true });
       this.downloadedHere.add(id);
       this.report.sourceDownloads++;
       this.report.sourceBytesDown += result.size;

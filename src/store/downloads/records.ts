@@ -6,8 +6,9 @@ import type { Validators } from "../../core/remote-url.js";
 
 /**
  * Downloaded sources live beside the entries, under a name no entry can have:
- * `downloads/<id><ext>` holds the bytes, `downloads/<id>.json` what the server said of them.
- * `<id>` is a hash of the URL, so no secret in a URL becomes a file name.
+ * `downloads/<id>-<digest>.<ext>` holds the bytes, `downloads/<id>.json` what the server said of them.
+ * `<id>` is a hash of the URL, so no secret in a URL becomes a file name; the digest in the name
+ * means a file never changes under a task that names it: new bytes get a new name.
  */
 export const DOWNLOADS_DIR = "downloads";
 
@@ -39,10 +40,10 @@ export function downloadsDir(storeDir: string): string {
   return join(storeDir, DOWNLOADS_DIR);
 }
 
-/** `.mp4` when the URL's path ends so (ffmpeg guesses a demuxer from it), else none. */
-export function downloadFile(id: string, url: URL): string {
+/** The bytes' name: the URL's id, the first 16 hex of their digest, and `.mp4` when the URL's path ends so (ffmpeg guesses a demuxer from it). */
+export function downloadFile(id: string, digest: string, url: URL): string {
   const ext = extname(url.pathname).toLowerCase();
-  return /^\.[a-z0-9]{1,5}$/.test(ext) ? `${id}${ext}` : id;
+  return `${id}-${digest.slice(0, 16)}${/^\.[a-z0-9]{1,5}$/.test(ext) ? ext : ""}`;
 }
 
 export function recordPath(storeDir: string, id: string): string {
