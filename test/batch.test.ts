@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isFramecacheError } from "../src/core/errors.js";
@@ -128,6 +129,27 @@ describe("short windows of one source share ffmpeg processes", () => {
     expect(mixed.errors).toEqual([]);
     expect(mixed.results.map((r) => r.cache)).toEqual(["hit", "hit", "miss", "miss", "miss", "miss"]);
     expect(ffmpeg.runs().map(inputs)).toEqual([2, 2]);
+    // Where the two fill the cores, each decoder and encoder has one thread: the bytes are the same.
+    const threads = ffmpeg.runs().map((args) => args.split(" -threads 1 ").length - 1);
+    expect(threads).toEqual(availableParallelism() <= 2 ? [4, 4] : [0, 0]);
+    const alone = byId(await run("alone", WINDOWS, { batch: false }));
+    for (const r of mixed.results) expect(hashes(r), r.ref.id).toEqual(hashes(alone[r.ref.id]!));
+  });
+
+  it("windows go to the process with the least decoding so far, so that processes side by side end together", async () => {
+    // A keyframe exactly every 12 frames (0.4 s): 3.6 s and 4 s decode none of their own, 4.35 s and 4.75 s 10 frames first.
+    makeCodedVideo(join(dir, "src.mp4"), { seconds: 6, codec: ["-c:v", "libx264", "-preset", "veryfast", "-g", "12", "-sc_threshold", "0", "-pix_fmt", "yuv420p"] });
+    const ffmpeg = wrappedFfmpeg("ffmpeg-log", "");
+    const windows = [3.6, 4, 4.35, 4.75].map((ms) => ({ ms, d: 0.3 }));
+    const balanced = await run("balanced", windows, { ffmpegPath: ffmpeg.path, concurrency: 2 });
+    expect(balanced.errors).toEqual([]);
+    const origins = ffmpeg.runs().map((args) => [...args.matchAll(/setpts=PTS-\(([\d.]+)\)/g)].map((m) => Number(m[1])).sort());
+    // In start order the two that decode ahead would share a process (0.4 s apart); balanced, each process has one.
+    expect(origins.map((o) => o.length)).toEqual([2, 2]);
+    for (const [a, b] of origins) expect(b! - a!).toBeCloseTo(0.75, 6);
+    for (const [i, w] of windows.entries()) {
+      expect(readFrameNumbers(byId(balanced)[`v${i}`]!.entry.dir)).toEqual(range(Math.floor(w.ms * 30 + 1e-6), 9));
+    }
   });
 
   it("a window whose ffmpeg fails fails only its own video: the others are extracted alone", async () => {

@@ -23,6 +23,17 @@ describe("batches of short windows of one source", () => {
     expect(Math.max(...sizes(splitBatch(Array.from({ length: 40 }, (_, i) => task("s", i, 3, 320, 180)), 1)))).toBeLessThanOrEqual(BATCH_LIMITS.inputs);
   });
 
+  it("gives each window, costliest first, to the process with the least work so far", () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => task("a", i));
+    // Windows 3, 7 and 11 decode far ahead of their start: in start order two would share a process.
+    const cost = (t: Task) => (t.mediaStart % 4e6 === 3e6 ? 10 : 1);
+    const batches = splitBatch(twelve, 2, cost);
+    expect(sizes(batches)).toEqual([3, 3, 3, 3]);
+    expect(batches.map((b) => b.reduce((n, t) => n + cost(t), 0))).toEqual([12, 12, 12, 3]);
+    // Each process's windows in start order.
+    for (const b of batches) expect(b.map((t) => t.mediaStart)).toEqual([...b.map((t) => t.mediaStart)].sort((x, y) => x - y));
+  });
+
   it("by planned frames, and never decodes two 4K sources in one process", () => {
     const long = Array.from({ length: 12 }, (_, i) => task("s", i, 150, 320, 180));
     expect(splitBatch(long, 1).every((b) => b.reduce((n, t) => n + t.frameCount, 0) <= BATCH_LIMITS.frames)).toBe(true);

@@ -120,23 +120,59 @@ describe("Engine", () => {
       const starts = loggingBinaries(join(dir, "bin"), ["ffmpeg", "ffprobe"]);
       const options = { ffmpegPath: join(dir, "bin/ffmpeg"), ffprobePath: join(dir, "bin/ffprobe") };
       const ffprobes = () => starts().filter((s) => s.startsWith("ffprobe")).length;
-      // No B-frames: the probe alone, and a seek straight to 1 s.
+      // No B-frames: a seek straight to 1 s. The listing started beside the probe, as for any new source
+      // a video seeks into, is stopped once the probe answers (or has ended already).
       expect((await engine(options).run([join(dir, "a.html")])).errors).toEqual([]);
-      expect(ffprobes()).toBe(1);
+      expect(ffprobes()).toBe(2);
       // B-frames, from the start: nothing to seek past.
       expect((await engine(options).run([join(dir, "b.html")])).errors).toEqual([]);
-      expect(ffprobes()).toBe(2);
-      // B-frames, from 1 s: the keyframe listing, once, then remembered by the next engine.
-      expect((await engine(options).run([join(dir, "c.html")])).errors).toEqual([]);
       expect(ffprobes()).toBe(3);
+      // B-frames, from 1 s, of a source already probed: the keyframe listing, once, then remembered by the next engine.
+      expect((await engine(options).run([join(dir, "c.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(4);
       const late = (await engine(options).run([join(dir, "c.html")])).results[0]!.entry.dir;
       rmSync(late, { recursive: true });
       const again = await engine(options).run([join(dir, "c.html")]);
       expect(again.results[0]!.cache).toBe("miss");
-      expect(ffprobes()).toBe(3);
+      expect(ffprobes()).toBe(4);
       // H.264 without B-frames, from 1 s: its flags may mark recovery points, so the table (keyframes decoded) too.
       expect((await engine(options).run([join(dir, "d.html")])).errors).toEqual([]);
-      expect(ffprobes()).toBe(5);
+      expect(ffprobes()).toBe(6);
+      expect((await engine(options).run([join(dir, "a.html"), join(dir, "d.html")])).errors).toEqual([]);
+      expect(ffprobes()).toBe(6);
+    });
+
+    it("lists the keyframes of a new H.264 source beside its probe, not after it", async () => {
+      makeCodedVideo(join(dir, "clip.mp4"), { seconds: 3 });
+      utimesSync(join(dir, "clip.mp4"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      writeFiles(dir, { "a.html": `<video src="clip.mp4" data-duration="0.5"></video><video src="clip.mp4" data-media-start="2" data-duration="0.5"></video>` });
+      const log = join(dir, "ffprobe.log");
+      const real = execFileSync("sh", ["-c", "command -v ffprobe"]).toString().trim();
+      const ffprobePath = join(dir, "ffprobe");
+      // The probe of clip.mp4 takes half a second more: the listing starts and ends inside it. Listing
+      // plain.mp4 takes two seconds more, so it is still running when its probe answers.
+      writeFileSync(ffprobePath, `#!/bin/sh
+case "$*" in *packet=*) kind=listing;; *) kind=probe;; esac
+case "$kind $*" in "probe "*clip.mp4) sleep 0.5;; "listing "*plain.mp4) sleep 2;; esac
+echo "start $kind" >> "${log}"
+"${real}" "$@"; rc=$?
+echo "end $kind" >> "${log}"
+exit $rc
+`);
+      chmodSync(ffprobePath, 0o755);
+      const lines = () => readFileSync(log, "utf8").split("\n").filter(Boolean);
+      const first = await engine({ ffprobePath }).run([join(dir, "a.html")]);
+      expect(first.errors).toEqual([]);
+      expect(lines()).toEqual(["start listing", "end listing", "start probe", "end probe"]);
+      expect(first.results.map((r) => readFrameNumbers(r.entry.dir))).toEqual([range(0, 15), range(60, 15)]);
+      // MPEG-4 Part 2 without B-frames seeks by time: its listing is stopped once the probe says so.
+      rmSync(log);
+      makeCodedVideo(join(dir, "plain.mp4"), { seconds: 3, codec: ["-c:v", "mpeg4", "-q:v", "2", "-bf", "0"] });
+      writeFiles(dir, { "b.html": `<video src="plain.mp4" data-media-start="2" data-duration="0.5"></video>` });
+      const plain = await engine({ ffprobePath }).run([join(dir, "b.html")]);
+      expect(plain.errors).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(lines()).toEqual(["start probe", "end probe"]);
     });
 
     it("decodes from the start when the keyframes cannot be listed: exact, asked once per run, never remembered", async () => {

@@ -1,3 +1,4 @@
+import { seekPoint, type Keyframe } from "./ffmpeg-args.js";
 import type { Task } from "./plan.js";
 
 /**
@@ -37,26 +38,48 @@ export function batchCandidates(tasks: readonly Task[], limits = BATCH_LIMITS): 
 }
 
 /**
- * The misses of one source cut into processes within BATCH_LIMITS: consecutive windows, as
- * even as can be, in whole rounds of `slots` processes side by side so that none is left to
- * run alone at the end. A batch of one is a window's own run.
+ * What a window costs its process, in microseconds of source: the decode from where its seek
+ * lands (a keyframe at or before its start, or the source's start) to its end, plus the
+ * encoding of its frames, which on 2 cores at 1080p costs about two source frames' decode each.
+ * Consecutive windows of a source differ most in the first part.
  */
-export function splitBatch(tasks: readonly Task[], slots: number, limits = BATCH_LIMITS): Task[][] {
-  const sorted = [...tasks].sort((a, b) => a.mediaStart - b.mediaStart);
+export function windowCost(task: Task, keyframes?: readonly Keyframe[]): number {
+  const from = seekPoint(task, 0, keyframes) ?? 0;
+  const frame = (task.fps.den * 1e6) / task.fps.num;
+  return Math.max(0, task.seek + task.span - from) + ENCODE_COST * task.frameCount * frame;
+}
+
+const ENCODE_COST = 2;
+
+/**
+ * The misses of one source cut into processes within BATCH_LIMITS, in whole rounds of `slots`
+ * processes side by side, none with more windows than an even share rounded up. Each window,
+ * costliest first (see windowCost), goes to the process with the least work so far that has room,
+ * so that processes side by side end together; the costliest process comes first. A batch of one
+ * is a window's own run.
+ */
+export function splitBatch(tasks: readonly Task[], slots: number, cost: (task: Task) => number = (t) => t.frameCount, limits = BATCH_LIMITS): Task[][] {
   const pixels = (t: Task) => (t.sourceSize ?? t.size).width * (t.sourceSize ?? t.size).height;
-  const perInput = Math.max(1, Math.floor(limits.pixels / Math.max(1, ...sorted.map(pixels))));
+  const perInput = Math.max(1, Math.floor(limits.pixels / Math.max(1, ...tasks.map(pixels))));
   const most = Math.min(limits.inputs, perInput);
+  const byStart = [...tasks].sort((a, b) => a.mediaStart - b.mediaStart);
   // A source too large to decode twice in one process: each window alone.
-  if (most < 2) return sorted.map((t) => [t]);
-  const frames = sorted.reduce((n, t) => n + t.frameCount, 0);
-  const needed = Math.max(Math.ceil(sorted.length / most), Math.ceil(frames / limits.frames));
-  const count = Math.max(1, Math.min(Math.floor(sorted.length / 2), Math.ceil(needed / slots) * slots));
-  // Lengths differing by one at most; a bound that a ceil would overrun is kept by `needed` ≤ count.
-  const batches: Task[][] = [];
-  for (let i = 0, start = 0; i < count; i++) {
-    const end = start + Math.floor(sorted.length / count) + (i < sorted.length % count ? 1 : 0);
-    batches.push(sorted.slice(start, end));
-    start = end;
+  if (most < 2) return byStart.map((t) => [t]);
+  const frames = tasks.reduce((n, t) => n + t.frameCount, 0);
+  const needed = Math.max(Math.ceil(tasks.length / most), Math.ceil(frames / limits.frames));
+  const count = Math.max(1, Math.min(Math.floor(tasks.length / 2), Math.ceil(needed / slots) * slots));
+  const room = Math.ceil(tasks.length / count);
+  const costs = new Map(tasks.map((t) => [t, cost(t)]));
+  const batches = Array.from({ length: count }, () => ({ tasks: [] as Task[], cost: 0, frames: 0 }));
+  for (const task of [...byStart].sort((a, b) => costs.get(b)! - costs.get(a)!)) {
+    const open = batches.filter((b) => b.tasks.length < room && b.frames + task.frameCount <= limits.frames);
+    // Uneven frame counts can leave no process with room for a long window: it gets one more.
+    const batch = open.length ? open.reduce((a, b) => (b.cost < a.cost ? b : a)) : batches[batches.push({ tasks: [], cost: 0, frames: 0 }) - 1]!;
+    batch.tasks.push(task);
+    batch.cost += costs.get(task)!;
+    batch.frames += task.frameCount;
   }
-  return batches;
+  return batches
+    .sort((a, b) => b.cost - a.cost)
+    .map((b) => b.tasks.sort((x, y) => x.mediaStart - y.mediaStart));
 }

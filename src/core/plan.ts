@@ -113,6 +113,16 @@ export interface Task {
 const RECOVERY_POINT_CODECS = new Set(["h264", "hevc"]);
 
 /**
+ * How a seek past the start of this source finds its keyframe (see seekPoint): by its table, listed
+ * decoding the flagged packets when they may be recovery points; undefined when a seek takes a
+ * time, or the source cannot seek exactly.
+ */
+export function keyframeListing(info: SourceInfo): { decodeKeyframes: boolean } | undefined {
+  const decodeKeyframes = RECOVERY_POINT_CODECS.has(info.codec ?? "");
+  return info.seekable && (info.reorderFrames !== 0 || decodeKeyframes) ? { decodeKeyframes } : undefined;
+}
+
+/**
  * The key's `t` for frames sampled by DESIGN §4 (the last source frame at or before each tick)
  * where ffmpeg's default rounding (to the nearest tick) could differ: entries made under either
  * rule, or by the HyperFrames v2 engine, never stand in for each other.

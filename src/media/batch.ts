@@ -21,6 +21,8 @@ export interface BatchOptions {
   onSpawn?: (args: string[]) => void;
   /** The keyframes of the members' source, asked for only when a window seeks past its start. */
   keyframes?: () => Promise<readonly Keyframe[]>;
+  /** One thread per decoder and encoder: other processes fill the other cores. */
+  singleThreaded?: boolean;
 }
 
 /**
@@ -32,7 +34,8 @@ export interface BatchOptions {
 export async function extractBatch(binaries: Binaries, members: readonly BatchMember[], options: BatchOptions = {}): Promise<number[]> {
   for (const { task } of members) if (task.tonemap && !binaries.features.zscale) throw tonemapMissing(binaries, task);
   const table = members.some((m) => needsKeyframes(m.task)) ? await options.keyframes?.() : undefined;
-  const args = batchArgs(members.map((m) => ({ task: m.task, outDir: m.dir, keyframes: needsKeyframes(m.task) ? table : undefined })));
+  const windows = members.map((m) => ({ task: m.task, outDir: m.dir, keyframes: needsKeyframes(m.task) ? table : undefined }));
+  const args = batchArgs(windows, { singleThreaded: options.singleThreaded });
   const reporting = members.some((m) => m.onProgress);
   if (reporting) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);

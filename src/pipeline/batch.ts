@@ -1,7 +1,8 @@
+import { availableParallelism } from "node:os";
 import type pLimit from "p-limit";
 import { FramecacheError } from "../core/errors.js";
-import type { Keyframe } from "../core/ffmpeg-args.js";
-import { splitBatch } from "../core/batch.js";
+import { needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
+import { splitBatch, windowCost } from "../core/batch.js";
 import { extractionTimeout } from "../core/options.js";
 import type { Task } from "../core/plan.js";
 import { timed, type Report, type TaskProgress } from "../core/report.js";
@@ -64,22 +65,33 @@ class Batch {
   private startWhenReady(): void {
     if (this.started || this.waiting.size > 0) return;
     this.started = true;
+    const starting = this.start();
+    // Settled by start; a failure there (the table's listing never throws) leaves each window alone.
+    starting.catch(() => this.joined.forEach((j) => j.settle(Promise.resolve(ALONE))));
+  }
+
+  private async start(): Promise<void> {
+    const tasks = this.joined.map((j) => j.task);
+    const table = tasks.some((t) => needsKeyframes(t)) ? await this.config.keyframes(tasks[0]!) : undefined;
     const byKey = new Map(this.joined.map((j) => [j.task.key, j]));
-    for (const tasks of splitBatch(this.joined.map((j) => j.task), this.config.slots.concurrency)) {
-      const members = tasks.map((t) => byKey.get(t.key)!);
+    const slots = this.config.slots.concurrency;
+    const batches = splitBatch(tasks, slots, (t) => windowCost(t, needsKeyframes(t) ? table : undefined));
+    // Processes side by side that fill the cores gain nothing from codec threads, which only cost there.
+    const singleThreaded = Math.min(batches.filter((b) => b.length > 1).length, slots) >= availableParallelism();
+    for (const batch of batches) {
+      const members = batch.map((t) => byKey.get(t.key)!);
       if (members.length < 2) {
         members.forEach((j) => j.settle(Promise.resolve(ALONE)));
         continue;
       }
-      const making = this.make(members);
+      const making = this.make(members, table, singleThreaded);
       members.forEach((j, i) => j.settle(making.then((written) => this.finish(j, written?.[i]))));
     }
   }
 
-  private async make(members: Joined[]): Promise<number[] | undefined> {
+  private async make(members: Joined[], table: readonly Keyframe[] | undefined, singleThreaded: boolean): Promise<number[] | undefined> {
     const { config } = this;
-    const tasks = members.map((j) => j.task);
-    const frames = tasks.reduce((n, t) => n + t.frameCount, 0);
+    const frames = members.reduce((n, j) => n + j.task.frameCount, 0);
     try {
       const binaries = await config.binaries();
       return await config.slots(() =>
@@ -87,7 +99,8 @@ class Batch {
           extractBatch(binaries, members.map((j) => ({ task: j.task, dir: j.dir, onProgress: j.progress && ((p) => j.progress!.update(p)) })), {
             signal: config.signal,
             timeoutMs: extractionTimeout(frames, config.timeout),
-            keyframes: () => config.keyframes(tasks[0]!),
+            keyframes: async () => table ?? [],
+            singleThreaded,
           }),
         ),
       );

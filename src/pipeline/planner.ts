@@ -136,7 +136,7 @@ export class Planner {
     const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
-    const probing = this.facts.probe(path, memo, { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc });
+    const probing = this.facts.probe(path, memo, { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc }, ref.mediaStart > 0);
     const hashing = this.options.key === "content" ? this.facts.digest(path, memo) : undefined;
     hashing?.catch(() => undefined); // a probe failure is the one reported
     const info = await probing;
@@ -154,7 +154,7 @@ export class Planner {
     const st = statSync(file.path);
     identity.stamp = statStamp(st);
     const what = `video "${ref.id}" (${ref.src})`;
-    const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }).catch(async (error: unknown) => {
+    const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }, ref.mediaStart > 0).catch(async (error: unknown) => {
       // Not kept: the server may serve the video once it is fixed, and no later run should trust this copy.
       await sources.discard(url);
       throw error;

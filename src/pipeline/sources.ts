@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import pLimit from "p-limit";
 import type { SourceLocation } from "../core/errors.js";
-import type { SourceInfo, Task } from "../core/plan.js";
+import { keyframeListing, type SourceInfo, type Task } from "../core/plan.js";
 import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
@@ -35,6 +35,12 @@ export class SourceFacts {
   /** Tables being listed ahead of need, by identity, one at a time. */
   private readonly prefetches = new Map<string, AbortController>();
   private readonly prefetchQueue = pLimit(1);
+  /** Listings made beside a probe (see listBeside), until they end. */
+  private readonly besides = new Set<AbortController>();
+  /** Sources a video seeks into, by identity. */
+  private readonly seeking = new Set<string>();
+  /** Probes running now, by identity, each with what settles the listing made beside it. */
+  private readonly coldProbes = new Map<string, ((info: SourceInfo | undefined) => void) | undefined>();
   private disposed = false;
   private readonly digests = new Map<string, Promise<string>>();
 
@@ -66,13 +72,32 @@ export class SourceFacts {
     return this.ffprobePromise;
   }
 
-  /** The source's probe; `identity` changes when the file does (path, size, mtime). */
-  probe(path: string, identity: string, label: { what: string; loc?: SourceLocation }): Promise<SourceInfo> {
+  /**
+   * The source's probe; `identity` changes when the file does (path, size, mtime). With `seeks` (a
+   * video starts past the source's start) a probe that has to run lists the keyframes beside it.
+   */
+  probe(path: string, identity: string, label: { what: string; loc?: SourceLocation }, seeks = false): Promise<SourceInfo> {
+    if (seeks && !this.seeking.has(identity)) {
+      this.seeking.add(identity);
+      // The probe another video asked for runs already: the listing starts now.
+      if (this.coldProbes.has(identity)) this.coldProbes.set(identity, this.listBeside(path, identity));
+    }
     return this.once(this.probes, identity, "probeMs", async () =>
       (await this.memo()).probes.get(path, async () => {
-        const { info, build } = await probeSource(await this.ffprobe(), path, label);
-        this.probedBuild ??= build;
-        return info;
+        this.coldProbes.set(identity, this.seeking.has(identity) ? this.listBeside(path, identity) : undefined);
+        const settle = (info: SourceInfo | undefined) => {
+          this.coldProbes.get(identity)?.(info);
+          this.coldProbes.delete(identity);
+        };
+        try {
+          const { info, build } = await probeSource(await this.ffprobe(), path, label);
+          this.probedBuild ??= build;
+          settle(info);
+          return info;
+        } catch (error) {
+          settle(undefined);
+          throw error;
+        }
       }),
     );
   }
@@ -87,6 +112,28 @@ export class SourceFacts {
     return this.once(this.keyframeTables, identity, "probeMs", async () =>
       (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes })).catch(() => []),
     );
+  }
+
+  /**
+   * The keyframes of a source listed while ffprobe probes it, on another core: most sources that
+   * videos seek into are H.264 or HEVC, whose seeks take the table, and the listing would otherwise
+   * wait for the probe (twelve windows of a 1080p source: 110 ms before the first ffmpeg). Kept
+   * when the probe says seeks take a table listed this way; otherwise stopped.
+   */
+  private listBeside(path: string, identity: string): ((info: SourceInfo | undefined) => void) | undefined {
+    if (this.disposed) return undefined;
+    const controller = new AbortController();
+    this.besides.add(controller);
+    const listing = timed(this.report, "probeMs", async () => {
+      const list = async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes: true, signal: controller.signal });
+      return (await this.memo()).keyframes.get(path, list);
+    });
+    void listing.catch(() => undefined).finally(() => this.besides.delete(controller));
+    return (info) => {
+      if (info && keyframeListing(info)?.decodeKeyframes && !this.keyframeTables.has(identity)) {
+        this.keyframeTables.set(identity, listing.catch(() => []));
+      } else controller.abort();
+    };
   }
 
   /** The keyframes of a task's source as it is now on disk. */
@@ -121,6 +168,7 @@ export class SourceFacts {
   dispose(): void {
     this.disposed = true;
     this.stopPrefetches();
+    for (const controller of this.besides) controller.abort();
   }
 
   /** The source's sha256; `identity` as for `probe`. */
