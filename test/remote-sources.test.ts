@@ -140,6 +140,24 @@ describe("remote sources", () => {
     expect(failed.errors[0]!.message).toMatch(/^index\.html:3:1: video "v" \(http:\/\/127\.0\.0\.1:\d+\/a\.mp4\?REDACTED\)/);
     expect(failed.errors[0]!.message).not.toContain("hush");
   });
+
+  it("uses the copy when a revalidation is refused (an expired signed URL), with a warning; fails when the URL is gone", async () => {
+    const server = await startMediaServer();
+    server.serve("/a.mp4", longClip);
+    const root = project(`<video id="v" src="${server.url}/a.mp4?X-Amz-Signature=hush" data-duration="1"></video>`);
+    const first = await extract(root);
+    expect(first.errors).toEqual([]);
+    server.fault("/a.mp4", { kind: "status", status: 403 });
+    const refused = await extract(root, { remoteSources: { freshFor: 0 } });
+    expect(refused.errors).toEqual([]);
+    expect(refused.warnings.filter((w) => /could not be revalidated .*403.*signed URL may have expired/.test(w))).toHaveLength(1);
+    expect(readFrameNumbers(refused.ids.v!.dir)).toEqual(range(0, 30));
+    expect(refused.warnings.join("\n")).not.toContain("hush");
+    server.fault("/a.mp4", { kind: "status", status: 404 });
+    const gone = await extract(root, { remoteSources: { freshFor: 0 } });
+    expect(gone.errors.map((e) => e.code)).toEqual(["FC_DOWNLOAD_NOT_FOUND"]);
+    await server.stop();
+  });
 });
 
 describe("remote source errors", () => {

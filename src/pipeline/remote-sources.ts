@@ -14,6 +14,9 @@ import { downloadSource, headSource, type TransferOptions } from "../store/downl
 import { tryLock, waitForLock } from "../store/lock.js";
 import type { RemoteCache } from "../store/remote/client.js";
 
+
+/** Revalidation failures after which the copy still stands for the URL. */
+const KEEP_COPY_ON = new Set(["FC_DOWNLOAD_FAILED", "FC_DOWNLOAD_TIMEOUT", "FC_DOWNLOAD_TLS", "FC_DOWNLOAD_DENIED"]);
 /** A remote source as the planner sees it: a file in the store (perhaps not downloaded yet), its digest and size. */
 export interface RemoteFile {
   path: string;
@@ -145,13 +148,18 @@ export class RemoteSources {
     return { path, digest: record.digest, size: record.size, info: record.local ? undefined : record.info, downloaded: this.downloadedHere.has(record.id) };
   }
 
-  /** One conditional request: a 304 keeps the copy, a 200 replaces it; offline, the copy is used with a warning. */
+  /**
+   * One conditional request: a 304 keeps the copy, a 200 replaces it. Offline, or refused (a signed
+   * URL that has expired since its copy was made), the copy is used with a warning; a URL that is
+   * gone (404, 410) fails, since the page points at nothing now.
+   */
   private async revalidate(store: string, url: string, record: DownloadRecord): Promise<DownloadRecord> {
     try {
       return await this.download(store, url, record);
     } catch (error) {
-      if (!(error instanceof FramecacheError) || !["FC_DOWNLOAD_FAILED", "FC_DOWNLOAD_TIMEOUT", "FC_DOWNLOAD_TLS"].includes(error.code)) throw error;
-      this.logger.warn(`framecache: ${redactUrl(url)} could not be revalidated (${error.detail}); using the copy downloaded ${record.checked}`);
+      if (!(error instanceof FramecacheError) || !KEEP_COPY_ON.has(error.code)) throw error;
+      const refused = error.code === "FC_DOWNLOAD_DENIED" ? "; a signed URL may have expired: sign it again to check for changes" : "";
+      this.logger.warn(`framecache: ${redactUrl(url)} could not be revalidated (${error.detail}); using the copy downloaded ${record.checked}${refused}`);
       return record;
     }
   }
