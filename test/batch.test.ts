@@ -143,7 +143,7 @@ describe("short windows of one source share ffmpeg processes", () => {
     const windows = [3.6, 4, 4.35, 4.75].map((ms) => ({ ms, d: 0.3 }));
     const balanced = await run("balanced", windows, { ffmpegPath: ffmpeg.path, concurrency: 2 });
     expect(balanced.errors).toEqual([]);
-    const origins = ffmpeg.runs().map((args) => [...args.matchAll(/setpts=PTS-\(([\d.]+)\)/g)].map((m) => Number(m[1])).sort());
+    const origins = ffmpeg.runs().map((args) => [...args.matchAll(/setpts=PTS-\(([\d.]+)\)/g)].map((m) => Number(m[1])).sort((a, b) => a - b));
     // In start order the two that decode ahead would share a process (0.4 s apart); balanced, each process has one.
     expect(origins.map((o) => o.length)).toEqual([2, 2]);
     for (const [a, b] of origins) expect(b! - a!).toBeCloseTo(0.75, 6);

@@ -39,5 +39,9 @@ describe("batches of short windows of one source", () => {
     expect(splitBatch(long, 1).every((b) => b.reduce((n, t) => n + t.frameCount, 0) <= BATCH_LIMITS.frames)).toBe(true);
     expect(sizes(splitBatch([task("k", 0, 15, 3840, 2160), task("k", 1, 15, 3840, 2160)], 2))).toEqual([1, 1]);
     expect(sizes(splitBatch([task("a", 0), task("a", 1)], 4))).toEqual([2]);
+    // Two 1440p inputs at most, however few processes the windows make.
+    const qhd = Array.from({ length: 5 }, (_, i) => task("q", i, 15, 2560, 1440));
+    expect(sizes(splitBatch(qhd, 2)).sort()).toEqual([1, 2, 2]);
+    expect(Math.max(...sizes(splitBatch(Array.from({ length: 9 }, (_, i) => task("q", i, 15, 2560, 1440)), 1)))).toBe(2);
   });
 });

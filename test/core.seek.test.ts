@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extractionArgs, needsKeyframes, seekPoint, type Keyframe } from "../src/core/ffmpeg-args.js";
+import { batchArgs, extractionArgs, needsKeyframes, seekPoint, type Keyframe } from "../src/core/ffmpeg-args.js";
 import type { Task } from "../src/core/plan.js";
 import { toMicros } from "../src/core/time.js";
 
@@ -80,5 +80,24 @@ describe("seekPoint", () => {
     expect(needsKeyframes(task(1, { reorders: false }))).toBe(false);
     expect(needsKeyframes(task(1, { reorders: false, recoveryPoints: true }))).toBe(true);
     expect(needsKeyframes(task(1, { seekable: false }))).toBe(false);
+  });
+});
+
+describe("batchArgs", () => {
+  it("gives each window its own input and output, as its own run has them; single-threaded, -threads 1 on each", () => {
+    const windows = [task(1), task(2.5, { frameCount: 15 })].map((t, i) => ({ task: t, outDir: `/out/${i}`, keyframes }));
+    const own = windows.map((w) => extractionArgs(w.task, w.outDir, undefined, keyframes));
+    const batched = batchArgs(windows);
+    expect(batched.filter((a) => a === "-i")).toHaveLength(2);
+    // Each window's input options and output options are its own run's, the output mapping its input.
+    for (const [i, args] of own.entries()) {
+      const input = args.slice(args.indexOf("-noaccurate_seek"), args.indexOf("-i") + 2).join(" ");
+      expect(batched.join(" ")).toContain(input);
+      const output = args.slice(args.indexOf("-map") + 2).join(" ");
+      expect(batched.join(" ")).toContain(`-map ${i}:v:0 ${output}`);
+    }
+    const single = batchArgs(windows, { singleThreaded: true }).join(" ");
+    expect(single.match(/-threads 1 -noaccurate_seek -ss \S+ -i /g)).toHaveLength(2);
+    expect(single.match(/-map \d:v:0 -threads 1 /g)).toHaveLength(2);
   });
 });

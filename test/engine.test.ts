@@ -140,6 +140,14 @@ describe("Engine", () => {
       expect(ffprobes()).toBe(6);
       expect((await engine(options).run([join(dir, "a.html"), join(dir, "d.html")])).errors).toEqual([]);
       expect(ffprobes()).toBe(6);
+      // MPEG-4 Part 2 with B-frames: the table of flags alone, so the listing beside the probe (keyframes decoded) gives way to it.
+      makeCodedVideo(join(dir, "mpeg4b.mp4"), { seconds: 2, codec: ["-c:v", "mpeg4", "-q:v", "2", "-bf", "2"] });
+      utimesSync(join(dir, "mpeg4b.mp4"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      writeFiles(dir, { "e.html": `<video src="mpeg4b.mp4" data-media-start="1" data-duration="0.5"></video>` });
+      const bframes = await engine(options).run([join(dir, "e.html")]);
+      expect(bframes.errors).toEqual([]);
+      expect(readFrameNumbers(bframes.results[0]!.entry.dir)).toEqual(range(30, 15));
+      expect(starts().filter((s) => s.startsWith("ffprobe")).slice(6)).toEqual(["ffprobe -v", "ffprobe -v", "ffprobe -v"]);
     });
 
     it("lists the keyframes of a new H.264 source beside its probe, not after it", async () => {
@@ -149,11 +157,11 @@ describe("Engine", () => {
       const log = join(dir, "ffprobe.log");
       const real = execFileSync("sh", ["-c", "command -v ffprobe"]).toString().trim();
       const ffprobePath = join(dir, "ffprobe");
-      // The probe of clip.mp4 takes half a second more: the listing starts and ends inside it. Listing
+      // The probe of clip.mp4 takes 1.5 s more: the listing starts and ends inside it. Listing
       // plain.mp4 takes two seconds more, so it is still running when its probe answers.
       writeFileSync(ffprobePath, `#!/bin/sh
 case "$*" in *packet=*) kind=listing;; *) kind=probe;; esac
-case "$kind $*" in "probe "*clip.mp4) sleep 0.5;; "listing "*plain.mp4) sleep 2;; esac
+case "$kind $*" in "probe "*clip.mp4) sleep 1.5;; "listing "*plain.mp4) sleep 2;; esac
 echo "start $kind" >> "${log}"
 "${real}" "$@"; rc=$?
 echo "end $kind" >> "${log}"

@@ -4,10 +4,10 @@ import type { Task } from "./plan.js";
 /**
  * Bounds of one ffmpeg process over several windows of a source. Measured on 2 cores with
  * twelve 0.5 s windows of a 30 s 1080p H.264 source: ffmpeg 5.1 decodes a process's inputs one
- * after another on its main thread, so one batch of twelve took 3.7–4.7 s where twelve runs took
- * 4.2 s, and two batches side by side 2.8–3.4 s. Every input keeps its decoder and encoder until
- * the process ends, about 70–80 MB at 1080p (1 GB for twelve), so a batch is bounded by the
- * pixels it decodes as well as by inputs and frames.
+ * after another on its main thread, so one batch of twelve took 3.9 s, as long as twelve runs one
+ * after another (3.7 s), and four batches two at a time 2.4 s single-threaded. Every input keeps
+ * its decoder and encoder until the process ends, about 45–80 MB at 1080p (0.6–1 GB for twelve),
+ * so a batch is bounded by the pixels it decodes as well as by inputs and frames.
  */
 export const BATCH_LIMITS = {
   /**
@@ -38,10 +38,10 @@ export function batchCandidates(tasks: readonly Task[], limits = BATCH_LIMITS): 
 }
 
 /**
- * What a window costs its process, in microseconds of source: the decode from where its seek
- * lands (a keyframe at or before its start, or the source's start) to its end, plus the
- * encoding of its frames, which on 2 cores at 1080p costs about two source frames' decode each.
- * Consecutive windows of a source differ most in the first part.
+ * What a window costs its process, in microseconds of media: the decode from its seek (a keyframe
+ * from the table, the seek time, or the source's start) to its end, plus the encoding of its
+ * frames, each about as costly as decoding two frames (1080p jpg, 2 cores). Consecutive windows
+ * of a source differ most in the first part.
  */
 export function windowCost(task: Task, keyframes?: readonly Keyframe[]): number {
   const from = seekPoint(task, 0, keyframes) ?? 0;
@@ -53,7 +53,8 @@ const ENCODE_COST = 2;
 
 /**
  * The misses of one source cut into processes within BATCH_LIMITS, in whole rounds of `slots`
- * processes side by side, none with more windows than an even share rounded up. Each window,
+ * processes side by side where there are windows enough, none with more windows than an even share
+ * rounded up. Each window,
  * costliest first (see windowCost), goes to the process with the least work so far that has room,
  * so that processes side by side end together; the costliest process comes first. A batch of one
  * is a window's own run.
@@ -68,12 +69,14 @@ export function splitBatch(tasks: readonly Task[], slots: number, cost: (task: T
   const frames = tasks.reduce((n, t) => n + t.frameCount, 0);
   const needed = Math.max(Math.ceil(tasks.length / most), Math.ceil(frames / limits.frames));
   const count = Math.max(1, Math.min(Math.floor(tasks.length / 2), Math.ceil(needed / slots) * slots));
-  const room = Math.ceil(tasks.length / count);
+  // The cap on `count` can leave fewer processes than `needed`; `most` still bounds each.
+  const room = Math.min(most, Math.ceil(tasks.length / count));
   const costs = new Map(tasks.map((t) => [t, cost(t)]));
   const batches = Array.from({ length: count }, () => ({ tasks: [] as Task[], cost: 0, frames: 0 }));
-  for (const task of [...byStart].sort((a, b) => costs.get(b)! - costs.get(a)!)) {
+  const costliest = [...byStart].sort((a, b) => costs.get(b)! - costs.get(a)! || a.mediaStart - b.mediaStart || (a.key < b.key ? -1 : 1));
+  for (const task of costliest) {
     const open = batches.filter((b) => b.tasks.length < room && b.frames + task.frameCount <= limits.frames);
-    // Uneven frame counts can leave no process with room for a long window: it gets one more.
+    // No process with room (uneven frame counts, or fewer processes than inputs need): one more.
     const batch = open.length ? open.reduce((a, b) => (b.cost < a.cost ? b : a)) : batches[batches.push({ tasks: [], cost: 0, frames: 0 }) - 1]!;
     batch.tasks.push(task);
     batch.cost += costs.get(task)!;
@@ -81,5 +84,5 @@ export function splitBatch(tasks: readonly Task[], slots: number, cost: (task: T
   }
   return batches
     .sort((a, b) => b.cost - a.cost)
-    .map((b) => b.tasks.sort((x, y) => x.mediaStart - y.mediaStart));
+    .map((b) => b.tasks.sort((x, y) => x.mediaStart - y.mediaStart || (x.key < y.key ? -1 : 1)));
 }

@@ -65,28 +65,32 @@ class Batch {
   private startWhenReady(): void {
     if (this.started || this.waiting.size > 0) return;
     this.started = true;
-    const starting = this.start();
-    // Settled by start; a failure there (the table's listing never throws) leaves each window alone.
-    starting.catch(() => this.joined.forEach((j) => j.settle(Promise.resolve(ALONE))));
+    // Settled by start; a cancelled run cancels each window, another failure leaves each alone.
+    this.start().catch((error: unknown) => {
+      const cancelled = error instanceof FramecacheError && error.code === "FC_CANCELLED";
+      this.joined.forEach((j) => j.settle(cancelled ? Promise.reject(error) : Promise.resolve(ALONE)));
+    });
   }
 
   private async start(): Promise<void> {
     const tasks = this.joined.map((j) => j.task);
     const table = tasks.some((t) => needsKeyframes(t)) ? await this.config.keyframes(tasks[0]!) : undefined;
+    // The listing is shared, so it ran on; the windows need not.
+    if (this.config.signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${tasks.length} windows of ${tasks[0]!.source} was cancelled`);
     const byKey = new Map(this.joined.map((j) => [j.task.key, j]));
     const slots = this.config.slots.concurrency;
     const batches = splitBatch(tasks, slots, (t) => windowCost(t, needsKeyframes(t) ? table : undefined));
-    // Processes side by side that fill the cores gain nothing from codec threads, which only cost there.
-    const singleThreaded = Math.min(batches.filter((b) => b.length > 1).length, slots) >= availableParallelism();
-    for (const batch of batches) {
+    const alone = batches.filter((b) => b.length < 2).flat();
+    alone.forEach((t) => byKey.get(t.key)!.settle(Promise.resolve(ALONE)));
+    const shared = batches.filter((b) => b.length > 1);
+    // Processes side by side that fill the cores gain nothing from codec threads, which only cost
+    // there; a last round with slots to spare keeps them.
+    const fullRounds = slots >= availableParallelism() ? Math.floor(shared.length / slots) * slots : 0;
+    shared.forEach((batch, i) => {
       const members = batch.map((t) => byKey.get(t.key)!);
-      if (members.length < 2) {
-        members.forEach((j) => j.settle(Promise.resolve(ALONE)));
-        continue;
-      }
-      const making = this.make(members, table, singleThreaded);
-      members.forEach((j, i) => j.settle(making.then((written) => this.finish(j, written?.[i]))));
-    }
+      const making = this.make(members, table, i < fullRounds);
+      members.forEach((j, k) => j.settle(making.then((written) => this.finish(j, written?.[k]))));
+    });
   }
 
   private async make(members: Joined[], table: readonly Keyframe[] | undefined, singleThreaded: boolean): Promise<number[] | undefined> {

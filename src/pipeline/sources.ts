@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import pLimit from "p-limit";
 import type { SourceLocation } from "../core/errors.js";
@@ -117,21 +118,20 @@ export class SourceFacts {
   /**
    * The keyframes of a source listed while ffprobe probes it, on another core: most sources that
    * videos seek into are H.264 or HEVC, whose seeks take the table, and the listing would otherwise
-   * wait for the probe (twelve windows of a 1080p source: 110 ms before the first ffmpeg). Kept
-   * when the probe says seeks take a table listed this way; otherwise stopped.
+   * wait for the probe (twelve windows of a 1080p source: 110 ms before the first ffmpeg). Kept, and
+   * remembered, when the probe says seeks take a table listed this way; otherwise stopped. At most
+   * one per core at a time: many new sources at once list on demand, as before.
    */
   private listBeside(path: string, identity: string): ((info: SourceInfo | undefined) => void) | undefined {
-    if (this.disposed) return undefined;
+    if (this.disposed || this.besides.size >= availableParallelism()) return undefined;
     const controller = new AbortController();
     this.besides.add(controller);
-    const listing = timed(this.report, "probeMs", async () => {
-      const list = async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes: true, signal: controller.signal });
-      return (await this.memo()).keyframes.get(path, list);
-    });
+    const listing = this.ffprobe().then((ffprobe) => probeKeyframes(ffprobe, path, { decodeKeyframes: true, signal: controller.signal }));
     void listing.catch(() => undefined).finally(() => this.besides.delete(controller));
     return (info) => {
       if (info && keyframeListing(info)?.decodeKeyframes && !this.keyframeTables.has(identity)) {
-        this.keyframeTables.set(identity, listing.catch(() => []));
+        // A failed listing is remembered as empty for this engine, as `keyframes` does.
+        this.keyframeTables.set(identity, this.memo().then((m) => m.keyframes.get(path, () => listing)).catch(() => []));
       } else controller.abort();
     };
   }
