@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FramecacheOptions } from "../src/core/options.js";
+import { resolveOptions, type FramecacheOptions } from "../src/core/options.js";
+import { Engine } from "../src/pipeline/engine.js";
 import { verifyStore } from "../src/store/verify.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { startMediaServer, selfSignedCert, type MediaServer } from "./helpers/media-server.js";
@@ -139,6 +140,23 @@ describe("remote sources", () => {
     expect(failed.errors.map((e) => e.code)).toEqual(["FC_DOWNLOAD_FAILED"]);
     expect(failed.errors[0]!.message).toMatch(/^index\.html:3:1: video "v" \(http:\/\/127\.0\.0\.1:\d+\/a\.mp4\?REDACTED\)/);
     expect(failed.errors[0]!.message).not.toContain("hush");
+  });
+
+  it("a dev poll asks about a copy checked within freshFor: it is the poll's own window", async () => {
+    const root = project(`<video id="v" src="${media.url}/b.mp4" data-duration="0.5"></video>`);
+    expect((await extract(root)).errors).toEqual([]);
+    const engine = new Engine({ root, allow: [], options: resolveOptions({ cacheDir: join(root, "cache") }, {}), logger: { info() {}, warn() {} } });
+    try {
+      let mark = media.log.length;
+      expect(await engine.remoteDigest(`${media.url}/b.mp4`)).toMatch(/^[0-9a-f]{64}$/);
+      expect(since(mark)).toEqual([]);
+      engine.refreshRemoteSources();
+      mark = media.log.length;
+      await engine.remoteDigest(`${media.url}/b.mp4`, 0);
+      expect(since(mark).map((r) => [r.method, r.status])).toEqual([["GET", 304]]);
+    } finally {
+      await engine.dispose();
+    }
   });
 
   it("uses the copy when a revalidation is refused (an expired signed URL), with a warning; fails when the URL is gone", async () => {

@@ -34,8 +34,9 @@ export class RemoteWatch {
       this.engine.refreshRemoteSources();
       const changed = new Set<string>();
       for (const v of remote) {
-        // Offline or refused: the pages keep what they show; the next page request reports it.
-        const digest = await this.engine.remoteDigest(v.ref.url!).catch(() => undefined);
+        // The poll is the freshness window: a copy checked a moment short of it is asked about now,
+        // not a whole interval later. Offline or refused: the pages keep what they show.
+        const digest = await this.engine.remoteDigest(v.ref.url!, 0).catch(() => undefined);
         if (digest !== undefined && v.task.input.p !== `sha256:${digest}`) changed.add(v.task.source);
       }
       for (const source of changed) this.changed(source);

@@ -215,9 +215,9 @@ export class Engine {
     this.remoteSources?.refresh();
   }
 
-  /** The digest of a remote source's bytes as its server has them now (within `freshFor`, as last seen). */
-  async remoteDigest(url: string): Promise<string | undefined> {
-    return (await this.remoteSources?.resolve(url))?.digest;
+  /** The digest of a remote source's bytes as its server has them now (within `freshForMs`, default the option's, as last seen). */
+  async remoteDigest(url: string, freshForMs?: number): Promise<string | undefined> {
+    return (await this.remoteSources?.resolve(url, freshForMs))?.digest;
   }
 
   /** Short windows of one source, to extract in shared ffmpeg processes; none with a shared cache, which may hold them. */

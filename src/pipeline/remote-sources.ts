@@ -69,11 +69,14 @@ export class RemoteSources {
     this.resolving.clear();
   }
 
-  /** The store file standing for `url`, downloaded or revalidated as needed, once per URL until `refresh`. */
-  resolve(url: string): Promise<RemoteFile> {
+  /**
+   * The store file standing for `url`, downloaded or revalidated as needed, once per URL until
+   * `refresh`. A copy checked within `freshForMs` (the option's, unless given) is taken as it is.
+   */
+  resolve(url: string, freshForMs = this.options.freshForMs): Promise<RemoteFile> {
     let found = this.resolving.get(url);
     if (!found) {
-      found = this.locate(url);
+      found = this.locate(url, freshForMs);
       this.resolving.set(url, found);
       found.catch(() => this.resolving.delete(url));
     }
@@ -118,7 +121,7 @@ export class RemoteSources {
     await this.shared.put(sourceRecordKey(href, validator), { digest: file.digest, size: file.size, info }).catch(() => undefined);
   }
 
-  private async locate(url: string): Promise<RemoteFile> {
+  private async locate(url: string, freshForMs: number): Promise<RemoteFile> {
     const parsed = sourceUrl(url);
     if (!parsed) throw new FramecacheError("FC_DOWNLOAD_FAILED", "the src is not a well-formed URL", { hint: "Fix the URL in src." });
     if (!hostAllowed(parsed.hostname, this.options.allow)) {
@@ -130,7 +133,7 @@ export class RemoteSources {
     const store = await this.store();
     const id = downloadId(href);
     const usable = async (r: DownloadRecord | undefined) => r !== undefined && (r.local ? await hasBytes(store, r) : this.shared !== undefined);
-    const fresh = async (r: DownloadRecord | undefined) => (await usable(r)) && Date.now() - Date.parse(r!.checked) < this.options.freshForMs;
+    const fresh = async (r: DownloadRecord | undefined) => (await usable(r)) && Date.now() - Date.parse(r!.checked) < freshForMs;
     const before = await readRecord(store, id);
     if (await fresh(before)) return this.fileOf(store, href, before!);
     const record = await this.underLock(store, id, async (current) => {
