@@ -171,7 +171,7 @@ if (selected("trim")) {
     };
   }
 
-  rows.push(pair("trim edit 8 s → 9 s vs a fresh 9 s extraction", { ...trimEdit(hd), target: "≤ 0.35" }));
+  rows.push(pair("trim edit 8 s → 9 s vs a fresh 9 s extraction", { ...trimEdit(lazyMedia.hd), target: "≤ 0.35" }));
   // The missing second starts at 8 s, past the last keyframe but one: it decodes from 0 s.
   rows.push(pair("the same with keyframes 8.33 s apart", { ...trimEdit(lazyMedia.hdLongGop), target: "(shows the decode floor)" }));
 }
