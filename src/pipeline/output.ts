@@ -24,7 +24,8 @@ export function rewriteComposition(html: string, composition: Composition, resul
     if (v.composition !== composition) continue;
     videos.set(v.ref.index, videoEdits(v, `${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`, v.entry.frames));
   }
-  return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) });
+  // The composition's own text was parsed by its scan; any other (Vite's transform of it) is parsed here.
+  return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) }, html === composition.html ? composition.scan.sites : undefined);
 }
 
 /** What a `<video>` is given in the output, build and dev alike: its frames and its resolved timing. */
