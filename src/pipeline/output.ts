@@ -28,6 +28,17 @@ export function rewriteComposition(html: string, composition: Composition, resul
   return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) }, html === composition.html ? composition.scan.sites : undefined);
 }
 
+/** Each composition's results, for rewriteComposition: a build of many compositions then reads each result once. */
+export function resultsByComposition(results: readonly VideoResult[]): Map<Composition, VideoResult[]> {
+  const by = new Map<Composition, VideoResult[]>();
+  for (const v of results) {
+    const list = by.get(v.composition);
+    if (list) list.push(v);
+    else by.set(v.composition, [v]);
+  }
+  return by;
+}
+
 /** What a `<video>` is given in the output, build and dev alike: its frames and its resolved timing. */
 export function videoEdits(v: PlannedVideo, frames: string, count: number): Record<string, string> {
   const clip = v.clips[0];
