@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { frameCount, fpsValue, parseFps, scaleMicros, toMicros } from "../src/core/time.js";
 
@@ -28,6 +29,21 @@ describe("frame counts", () => {
     expect(toMicros(1.0000009)).toBe(1000000);
     expect(toMicros(1e-7)).toBe(0);
     expect(toMicros(123456.789)).toBe(123456789000);
+    expect(Object.is(toMicros(-1e-7), 0)).toBe(true);
+  });
+
+  it("gives, below and above 10^9 s, the microseconds of the number's decimal digits (as BigInt arithmetic on them does)", () => {
+    // The shortest decimal as digits × 10^exp, scaled to microseconds and truncated, all in BigInt.
+    const byDigits = (seconds: number): number => {
+      const [mantissa = "0", e = "0"] = Math.abs(seconds).toString().split("e");
+      const [whole = "0", frac = ""] = mantissa.split(".");
+      const digits = BigInt(whole + frac);
+      const shift = Number(e) - frac.length + 6;
+      const micros = shift >= 0 ? digits * 10n ** BigInt(shift) : digits / 10n ** BigInt(-shift);
+      return Number(seconds < 0 ? -micros : micros);
+    };
+    const seconds = fc.oneof(fc.double({ min: -2e9, max: 2e9, noNaN: true }), fc.integer({ min: -2e9, max: 2e9 }).map((n) => n / 1000), fc.constantFrom(999_999_999.999999, 1e9, 1_000_000_000.5, -999_999_999.9999999));
+    fc.assert(fc.property(seconds, (s) => toMicros(s) === byDigits(s)), { numRuns: 5000 });
   });
 
   it("scales a span by a playback rate exactly", () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isFramecacheError } from "../src/core/errors.js";
@@ -33,6 +33,24 @@ describe("Engine", () => {
     expect(ffmpeg.runs()).toBe(1);
     expect(results.map((r) => r.cache)).toEqual(["miss", "hit", "miss"]);
     expect(e.report).toMatchObject({ videos: 3, cacheHits: 1, cacheMisses: 2 });
+  });
+
+  it("resolves one src written in two folders to each folder's own file, and names each video a missing source fails", async () => {
+    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 1 });
+    mkdirSync(join(dir, "b"));
+    makeCodedVideo(join(dir, "b/clip.mp4"), { seconds: 1, fps: 25 });
+    writeFiles(dir, {
+      "a.html": `<video id="a1" src="clip.mp4"></video><video id="a2" src="clip.mp4" data-media-start="0.5"></video><video id="gone1" src="gone.mp4"></video>`,
+      "b/b.html": `<video id="b1" src="clip.mp4"></video><video id="gone2" src="gone.mp4"></video>`,
+    });
+    const { results, errors } = await engine().run([join(dir, "a.html"), join(dir, "b/b.html")]);
+    const source = Object.fromEntries(results.map((r) => [r.ref.id, r.task.source]));
+    const real = (p: string) => realpathSync(join(dir, p));
+    expect(source).toEqual({ a1: real("clip.mp4"), a2: real("clip.mp4"), b1: real("b/clip.mp4") });
+    expect(errors.map((e) => [e.code, /video "(\w+)"/.exec(e.message)?.[1]])).toEqual([
+      ["FC_SOURCE_MISSING", "gone1"],
+      ["FC_SOURCE_MISSING", "gone2"],
+    ]);
   });
 
   it("treats a sentinel whose full key differs as a miss, never serving the wrong frames", async () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FramecacheError } from "../src/core/errors.js";
-import { setVideoAttributes } from "../src/core/html.js";
+import { setAttributes, setVideoAttributes } from "../src/core/html.js";
 import { scanComposition } from "../src/core/scan.js";
 
 const attrNames = ["src", "data-start", "data-end", "data-duration", "data-media-start", "data-playback-start", "data-playback-rate", "data-fps", "id", "data-composition-src"];
@@ -49,6 +49,24 @@ describe("scanner under random input", () => {
         const edits = new Map(Array.from({ length: count }, (_, i) => [i, { "data-frame-count": String(i) }] as const));
         const out = setVideoAttributes(html, edits);
         expect(out.replace(/ ?data-frame-count="\d+"/g, "")).toBe(html.replace(/ ?data-frame-count="[^"]*"/g, ""));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a rewrite through the scan's sites is the rewrite that parses the text again, videos, hosts and root alike", () => {
+    fc.assert(
+      fc.property(fc.array(element, { maxLength: 6 }), (parts) => {
+        const html = `<div data-composition-id="r">${parts.join("")}</div>`;
+        const scan = scanComposition(html, "f.html");
+        const edits = {
+          videos: new Map(scan.sites.videos.map((_, i) => [i, { "data-frame-count": String(i), src: "x" }] as const)),
+          hosts: new Map(scan.sites.hosts.map((_, i) => [i, { "data-start": String(i) }] as const)),
+          root: { "data-duration": "2" },
+        };
+        const out = setAttributes(html, edits, scan.sites);
+        expect(out).toBe(setAttributes(html, edits));
+        expect(out).not.toBe(html);
       }),
       { numRuns: 500 },
     );

@@ -7,7 +7,7 @@ import { inShard, parseShard } from "../core/shard.js";
 import { fromMicros } from "../core/time.js";
 import { Engine } from "../pipeline/engine.js";
 import type { Logger } from "../core/logger.js";
-import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
+import { manifestJson, resultsByComposition, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
 import type { ExtractionProgress } from "../core/report.js";
 import type { Report } from "../core/report.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
@@ -69,8 +69,10 @@ export async function extractCommand(
     if (flags.out) {
       const out = resolve(flags.out);
       const started = performance.now();
+      const byComposition = resultsByComposition(results);
       for (const composition of compositions.values()) {
-        await writeOutputFile(out, composition.output, rewriteComposition(composition.html, composition, results, "", ASSETS_DIR, timing));
+        const html = rewriteComposition(composition.html, composition, byComposition.get(composition) ?? [], "", ASSETS_DIR, timing);
+        await writeOutputFile(out, composition.output, html);
       }
       const placed = await writeFrames(results, out, ASSETS_DIR);
       await writeOutputFile(out, "framecache-manifest.json", manifestJson(results, ASSETS_DIR));

@@ -57,35 +57,57 @@ export function setVideoAttributes(html: string, edits: ReadonlyMap<number, Reco
   return setAttributes(html, { videos: edits });
 }
 
+/** Where an element's start tag and attributes are in its document's text. */
+export type TagSite = NonNullable<Element["sourceCodeLocation"]>;
+
+/**
+ * Where the elements setAttributes can edit are: the `<video>`s and the hosts in document order,
+ * and the entry root. Kept from a scan, so a rewrite of the same text need not parse it again.
+ */
+export interface EditSites {
+  videos: readonly (TagSite | undefined)[];
+  hosts: readonly (TagSite | undefined)[];
+  root?: TagSite;
+}
+
+export function editSites(elements: Element[]): EditSites {
+  return {
+    videos: elements.filter((el) => el.tagName === "video").map((el) => el.sourceCodeLocation ?? undefined),
+    hosts: elements.filter(isHost).map((el) => el.sourceCodeLocation ?? undefined),
+    root: rootComposition(elements)?.sourceCodeLocation ?? undefined,
+  };
+}
+
 /**
  * Set attributes on elements of a document, changing nothing else in the text: existing values
- * are replaced in place, new ones are added at the end of the start tag.
+ * are replaced in place, new ones are added at the end of the start tag. `sites` must come from
+ * this very text (a scan of it); without them it is parsed.
  */
-export function setAttributes(html: string, edits: AttributeEdits): string {
+export function setAttributes(html: string, edits: AttributeEdits, sites?: EditSites): string {
   if (!edits.videos?.size && !edits.hosts?.size && !Object.keys(edits.root ?? {}).length) return html;
+  const at = sites ?? editSites(elementsOf(html));
   const splices: { start: number; end: number; text: string }[] = [];
-  const elements = elementsOf(html);
   // An element that is a host and a video, or the root and a host, takes every edit of it.
-  const merged = new Map<Element, Record<string, string>>();
-  const add = (el: Element | undefined, attrs: Record<string, string> | undefined) => {
-    if (el && attrs) merged.set(el, { ...merged.get(el), ...attrs });
+  const merged = new Map<TagSite, Record<string, string>>();
+  const add = (site: TagSite | undefined, attrs: Record<string, string> | undefined) => {
+    if (site && attrs) merged.set(site, { ...merged.get(site), ...attrs });
   };
-  elements.filter((el) => el.tagName === "video").forEach((el, i) => add(el, edits.videos?.get(i)));
-  elements.filter(isHost).forEach((el, i) => add(el, edits.hosts?.get(i)));
-  add(rootComposition(elements), edits.root);
-  for (const [el, attrs] of merged) {
-    const tag = el.sourceCodeLocation?.startTag;
+  at.videos.forEach((site, i) => add(site, edits.videos?.get(i)));
+  at.hosts.forEach((site, i) => add(site, edits.hosts?.get(i)));
+  add(at.root, edits.root);
+  for (const [site, attrs] of merged) {
+    const tag = site.startTag;
     if (!tag) continue;
     let appended = "";
     for (const [name, value] of Object.entries(attrs)) {
       const text = `${name}="${escapeAttribute(value)}"`;
-      const existing = el.sourceCodeLocation?.attrs?.[name];
+      const existing = site.attrs?.[name];
       if (existing) splices.push({ start: existing.startOffset, end: existing.endOffset, text });
       else appended += ` ${text}`;
     }
     if (appended) {
       // A `/` before `>` closes the tag, unless it ends an unquoted value (`src=a/`), whose text it is.
-      const lastAttrEnd = Math.max(0, ...Object.values(el.sourceCodeLocation?.attrs ?? {}).map((a) => a.endOffset));
+      const lastAttrEnd = Math.max(0, ...Object.values(site.attrs ?? {}).map((a) => a.endOffset));
       const selfClosing = html[tag.endOffset - 2] === "/" && lastAttrEnd !== tag.endOffset - 1;
       const close = selfClosing ? tag.endOffset - 2 : tag.endOffset - 1;
       splices.push({ start: close, end: close, text: appended });

@@ -1,5 +1,5 @@
 import type { SourceLocation, Warning } from "./errors.js";
-import { attr, elementsOf, positionOf, rootComposition, textOf, type Element } from "./html.js";
+import { attr, editSites, elementsOf, positionOf, rootComposition, textOf, type EditSites, type Element } from "./html.js";
 import { isHttpSource, isInlineSource, redactUrl } from "./remote-url.js";
 import { videoId } from "./video-id.js";
 import { clampRate, MAX_FPS, parseFps, parseStrictNumber, toMicros, type Micros, type Rational } from "./time.js";
@@ -55,12 +55,15 @@ export interface CompositionScan {
   /** Inline scripts that appear to create `<video>` elements, which no scan can see. */
   scriptsCreateVideo: boolean;
   warnings: ScanWarning[];
+  /** Where a rewrite of this very text edits it (see setAttributes), so that it is parsed once. */
+  sites: EditSites;
 }
 
 const CREATES_VIDEO = /createElement\(\s*["'`]video["'`]\s*\)|<video[\s>]/i;
 
 /** Scan one composition's HTML. `file` is only used to label locations. */
 export function scanComposition(html: string, file: string): CompositionScan {
+  const elements = elementsOf(html);
   const scan: CompositionScan = {
     file,
     videos: [],
@@ -69,8 +72,8 @@ export function scanComposition(html: string, file: string): CompositionScan {
     named: [],
     scriptsCreateVideo: false,
     warnings: [],
+    sites: editSites(elements),
   };
-  const elements = elementsOf(html);
   const locate = (el: Element, name?: string): SourceLocation => ({ file, ...positionOf(el, name) });
   const number = (el: Element, name: string): number | undefined => {
     const raw = attr(el, name);

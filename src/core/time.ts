@@ -28,7 +28,14 @@ export function toMicros(seconds: number): Micros {
   if (!Number.isFinite(seconds)) throw new RangeError(`not a finite time: ${seconds}`);
   const negative = seconds < 0;
   const [whole = "0", frac = ""] = plainDecimal(Math.abs(seconds)).split(".");
-  const micros = BigInt(whole) * MICRO + BigInt((frac + "000000").slice(0, 6));
+  const fraction = (frac + "000000").slice(0, 6);
+  // With up to 9 whole digits the result is below 2^53, where Number arithmetic on the same
+  // digits is exact: a warm run converts every timing attribute, and BigInt was its cost.
+  if (whole.length <= 9) {
+    const micros = Number(whole) * 1e6 + Number(fraction);
+    return negative && micros !== 0 ? -micros : micros;
+  }
+  const micros = BigInt(whole) * MICRO + BigInt(fraction);
   return Number(negative ? -micros : micros);
 }
 

@@ -36,14 +36,19 @@ export function labelOf(file: string, root: string): string {
  * Resolve a `src` to a real file inside the project: lexically clamped first,
  * then with symlinks resolved, so a link cannot lead outside either.
  */
-export async function resolveProjectFile(
+export async function resolveProjectFile(...args: Parameters<typeof resolveProjectFileSync>): Promise<string> {
+  return resolveProjectFileSync(...args);
+}
+
+/** resolveProjectFile, synchronous (as its calls are): a caller can remember the answer before anything else asks. */
+export function resolveProjectFileSync(
   src: string,
   fromFile: string,
   paths: ProjectPaths,
   loc: SourceLocation,
   what: string,
   missing: "FC_SOURCE_MISSING" | "FC_COMPOSITION_MISSING" = "FC_SOURCE_MISSING",
-): Promise<string> {
+): string {
   const candidates = sourceCandidates(src, dirname(fromFile), paths.root, paths.publicDir);
   const allowed = (file: string) => [paths.root, paths.publicDir, ...paths.allow].some((dir) => dir !== undefined && isInside(file, dir));
   const outside = (file: string) =>

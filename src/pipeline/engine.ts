@@ -13,7 +13,7 @@ import type { Composition, ProjectPaths } from "./compositions.js";
 import { localEntries, remoteEntries, withSourceBytes, type EntrySource } from "./entry-sources.js";
 import { explainMisses } from "./explain.js";
 import { extraction } from "./extraction.js";
-import { Planner } from "./planner.js";
+import { Planner, type RunSources } from "./planner.js";
 import { Producer } from "./producer.js";
 import { RemoteSources } from "./remote-sources.js";
 import { sharedSourceRecords } from "./source-records.js";
@@ -176,7 +176,8 @@ export class Engine {
     // Every root is an entry with a timeline of its own.
     const timing = new TreeTiming();
     for (const root of new Set(roots)) if (compositions.has(root)) timing.add(root, await this.timeline(root, compositions));
-    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c, timing.windows.get(c.file) ?? [])));
+    const sources: RunSources = new Map();
+    const planned = await Promise.all([...compositions.values()].map((c) => this.plan(c, timing.windows.get(c.file) ?? [], sources)));
     const select = this.config.select;
     const videos = planned.flatMap((p) => p.videos).filter((v) => !select || select(v.task));
     errors.push(...planned.flatMap((p) => p.errors));

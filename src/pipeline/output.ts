@@ -5,7 +5,7 @@ import { setAttributes, type AttributeEdits } from "../core/html.js";
 import type { TreeTiming } from "../core/timeline.js";
 import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
-import { linkEntry } from "../store/emit.js";
+import { linkEntries } from "../store/emit.js";
 import type { Composition } from "./compositions.js";
 import type { PlannedVideo, VideoResult } from "./results.js";
 
@@ -24,7 +24,19 @@ export function rewriteComposition(html: string, composition: Composition, resul
     if (v.composition !== composition) continue;
     videos.set(v.ref.index, videoEdits(v, `${urlPrefix}${framesDir(assetsDir, v.entry.name)}/${framePattern(v.entry.format)}`, v.entry.frames));
   }
-  return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) });
+  // The composition's own text was parsed by its scan; any other (Vite's transform of it) is parsed here.
+  return setAttributes(html, { videos, ...layoutEdits(composition.file, timing) }, html === composition.html ? composition.scan.sites : undefined);
+}
+
+/** Each composition's results, for rewriteComposition: a build of many compositions then reads each result once. */
+export function resultsByComposition(results: readonly VideoResult[]): Map<Composition, VideoResult[]> {
+  const by = new Map<Composition, VideoResult[]>();
+  for (const v of results) {
+    const list = by.get(v.composition);
+    if (list) list.push(v);
+    else by.set(v.composition, [v]);
+  }
+  return by;
 }
 
 /** What a `<video>` is given in the output, build and dev alike: its frames and its resolved timing. */
@@ -98,15 +110,9 @@ export function manifestJson(results: VideoResult[], assetsDir: string): string 
 
 /** Link each distinct entry's frames under `outDir`; returns frames and bytes placed. */
 export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string): Promise<{ frames: number; bytes: number }> {
-  const entries = new Map(results.map((v) => [v.entry.name, v.entry]));
-  let frames = 0;
-  let bytes = 0;
-  for (const entry of entries.values()) {
-    await linkEntry(entry, join(outDir, framesDir(assetsDir, entry.name)));
-    frames += entry.frames;
-    bytes += entry.bytes;
-  }
-  return { frames, bytes };
+  const entries = [...new Map(results.map((v) => [v.entry.name, v.entry])).values()];
+  await linkEntries(entries.map((entry) => ({ entry, dir: join(outDir, framesDir(assetsDir, entry.name)) })));
+  return { frames: entries.reduce((n, e) => n + e.frames, 0), bytes: entries.reduce((n, e) => n + e.bytes, 0) };
 }
 
 export async function writeOutputFile(outDir: string, relativePath: string, text: string): Promise<void> {

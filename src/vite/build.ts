@@ -4,7 +4,7 @@ import fg from "fast-glob";
 import type { Plugin } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { urlPrefixFor } from "../core/paths.js";
-import { manifestJson, rewriteComposition, writeFrames, writeOutputFile } from "../pipeline/output.js";
+import { manifestJson, resultsByComposition, rewriteComposition, writeFrames } from "../pipeline/output.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
 import { isRolldown } from "./compat.js";
 import type { PluginShared } from "./shared.js";
@@ -62,9 +62,11 @@ export function buildPlugin(shared: PluginShared): Plugin {
       if (!run || !built) return;
       const { base, assetsDir } = shared.context;
       outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
+      const byComposition = resultsByComposition(built.results);
       for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
-        const html = rewriteComposition(composition.html, composition, built.results, urlPrefixFor(base, composition.output), assetsDir, built.timing);
+        const results = byComposition.get(composition) ?? [];
+        const html = rewriteComposition(composition.html, composition, results, urlPrefixFor(base, composition.output), assetsDir, built.timing);
         this.emitFile({ type: "asset", fileName: composition.output, source: html });
       }
       const all = [...built.results, ...run.imported];
