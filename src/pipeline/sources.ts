@@ -38,7 +38,7 @@ export class SourceFacts {
   private readonly prefetchQueue = pLimit(1);
   /** Listings made beside a probe (see listBeside), until they end. */
   private readonly besides = new Set<AbortController>();
-  /** Sources a video seeks into, by identity, until their probe has answered. */
+  /** Sources a video seeks into, by identity: as many as `probes` holds, and kept as long. */
   private readonly seeking = new Set<string>();
   /** Probes running now, by identity, each with what settles the listing made beside it. */
   private readonly coldProbes = new Map<string, ((info: SourceInfo | undefined) => void) | undefined>();
@@ -83,7 +83,7 @@ export class SourceFacts {
       // The probe another video asked for runs already: the listing starts now.
       if (this.coldProbes.has(identity)) this.coldProbes.set(identity, this.listBeside(path, identity));
     }
-    const probing = this.once(this.probes, identity, "probeMs", async () =>
+    return this.once(this.probes, identity, "probeMs", async () =>
       (await this.memo()).probes.get(path, async () => {
         this.coldProbes.set(identity, this.seeking.has(identity) ? this.listBeside(path, identity) : undefined);
         const settle = (info: SourceInfo | undefined) => {
@@ -101,8 +101,6 @@ export class SourceFacts {
         }
       }),
     );
-    if (seeks) void probing.catch(() => undefined).finally(() => this.seeking.delete(identity));
-    return probing;
   }
 
   /**
