@@ -34,14 +34,10 @@ export function labelOf(file: string, root: string): string {
 
 /**
  * Resolve a `src` to a real file inside the project: lexically clamped first,
- * then with symlinks resolved, so a link cannot lead outside either.
+ * then with symlinks resolved, so a link cannot lead outside either. Synchronous, as its calls
+ * are (see realPath): a run keeps the answer before another video asks (see RunSources).
  */
-export async function resolveProjectFile(...args: Parameters<typeof resolveProjectFileSync>): Promise<string> {
-  return resolveProjectFileSync(...args);
-}
-
-/** resolveProjectFile, synchronous (as its calls are): a caller can remember the answer before anything else asks. */
-export function resolveProjectFileSync(
+export function resolveProjectFile(
   src: string,
   fromFile: string,
   paths: ProjectPaths,
@@ -114,7 +110,7 @@ export async function loadCompositions(
     compositions.set(file, composition);
     for (const [i, ref] of scan.nested.entries()) {
       try {
-        const nested = await resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
+        const nested = resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
         if (!inProject(nested)) throw outside(`data-composition-src="${ref.src}" resolves to ${nested}, outside`, ref.loc);
         if (stack.includes(nested)) {
           warn({ code: "FC_COMPOSITION_CYCLE", message: `data-composition-src="${ref.src}" nests a composition inside itself; not followed`, loc: ref.loc });

@@ -9,7 +9,7 @@ import { timed, type Report } from "../core/report.js";
 import type { CompositionScan, VideoRef } from "../core/scan.js";
 import type { Micros, Rational } from "../core/time.js";
 import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type Timeline, type TimelineFile } from "../core/timeline.js";
-import { loadCompositions, resolveProjectFileSync, type Composition, type ProjectPaths } from "./compositions.js";
+import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
 import { addError, withLocation, type PlannedVideo } from "./results.js";
 import type { RemoteSources } from "./remote-sources.js";
 import { factsKey, statStamp, type SourceFacts } from "./sources.js";
@@ -137,7 +137,7 @@ export class Planner {
     const at = `${dirname(compositionFile)}\0${ref.src}`;
     let source = sources?.get(at);
     if (!source) {
-      const path = resolveProjectFileSync(ref.src, compositionFile, this.paths, ref.loc, `video "${ref.id}"`);
+      const path = resolveProjectFile(ref.src, compositionFile, this.paths, ref.loc, `video "${ref.id}"`);
       // Synchronous: one stat of a file the resolve just touched (see realPath).
       source = { path, stat: statSync(path) };
       sources?.set(at, source);
