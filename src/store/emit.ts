@@ -1,5 +1,5 @@
 import { constants, linkSync, mkdirSync, rmSync } from "node:fs";
-import { copyFile, link, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { frameFileName } from "../core/frames.js";
 import type { FrameFormat } from "../core/key.js";
@@ -65,7 +65,7 @@ function linkFramesSync(entry: StoredEntry, destDir: string): number {
   }
 }
 
-/** placeFile's link, synchronous: false when the file system will not link it (a copy must do). */
+/** A hard link, replacing a file in its place: false when the file system will not link it (a copy must do). */
 function linkFileSync(from: string, to: string): boolean {
   try {
     linkSync(from, to);
@@ -101,16 +101,5 @@ export async function placeFrames(
 }
 
 async function placeFile(from: string, to: string): Promise<void> {
-  try {
-    await link(from, to);
-    return;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") {
-      await rm(to, { force: true });
-      return placeFile(from, to);
-    }
-    if (code === "ENOENT") throw error;
-  }
-  await copyFile(from, to, constants.COPYFILE_FICLONE);
+  if (!linkFileSync(from, to)) await copyFile(from, to, constants.COPYFILE_FICLONE);
 }
