@@ -41,6 +41,29 @@ describe("JS imports with ?frames", () => {
   });
 });
 
+describe("several outputs", () => {
+  it("each gets the frames and the manifest beside its own files, written side by side", async () => {
+    mkdirSync(join(dir, "media"));
+    makeCodedVideo(join(dir, "media/clip.mp4"), { seconds: 2 });
+    writeFileSync(join(dir, "main.js"), `import clip from "./media/clip.mp4?frames&start=0.5&duration=1";\nexport { clip };\n`);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const bundle = await rollup({ input: join(dir, "main.js"), plugins: framecache({ cacheDir: join(dir, "cache") }) });
+      // Rollup's CLI writes an `output` array this way: every output's hooks interleave.
+      await Promise.all(["es", "cjs"].map((format) => bundle.write({ dir: join(dir, format), format: format as "es" | "cjs" })));
+      await bundle.close();
+    } finally {
+      process.chdir(cwd);
+    }
+    const { clip } = await import(pathToFileURL(join(dir, "es/main.js")).href);
+    for (const out of ["es", "cjs"]) {
+      expect(readFrameNumbers(join(dir, out, clip.frames, ".."))).toEqual(range(15, 30));
+      expect(existsSync(join(dir, out, "framecache-manifest.json"))).toBe(true);
+    }
+  });
+});
+
 const REPO = join(__dirname, "..");
 
 describe("vite-plugin-framecache/rollup", () => {

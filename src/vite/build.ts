@@ -13,7 +13,6 @@ const MANIFEST = "framecache-manifest.json";
 
 /** `vite build` and plain Rollup: extract while bundling, then rewrite HTML and place frames. */
 export function buildPlugin(shared: PluginShared): Plugin {
-  let outDir = "";
   /** Root HTML inputs, which Vite itself writes (rewritten by transformIndexHtml). */
   let viteEmitsHtml = new Set<string>();
   return {
@@ -61,7 +60,6 @@ export function buildPlugin(shared: PluginShared): Plugin {
       const built = await run?.extraction;
       if (!run || !built) return;
       const { base, assetsDir } = shared.context;
-      outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
       const byComposition = resultsByComposition(built.results);
       for (const composition of built.compositions.values()) {
         if (viteEmitsHtml.has(composition.file)) continue;
@@ -73,11 +71,13 @@ export function buildPlugin(shared: PluginShared): Plugin {
       if (all.length > 0) this.emitFile({ type: "asset", fileName: MANIFEST, source: manifestJson(all, assetsDir) });
     },
 
-    async writeBundle() {
+    // Once per output: a build with several writes the frames beside each one's files.
+    async writeBundle(outputOptions) {
       const run = shared.run;
       const built = await run?.extraction;
       if (!run || !built) return;
       const { options, assetsDir } = shared.context;
+      const outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
       const engine = run.engine;
       const report = engine.report;
       const emitStarted = performance.now();
