@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compositionProject, extractProject } from "./helpers/extract.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { startMediaServer, type MediaServer } from "./helpers/media-server.js";
+import { downloadsDir, listDownloads, recordPath } from "../src/store/downloads/records.js";
+import { removeListed } from "../src/store/downloads/upkeep.js";
+import { tryLock } from "../src/store/lock.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
 const tmp = tempDir("framecache-downloads-");
@@ -83,5 +86,27 @@ describe("downloads in the store's commands", () => {
     const warm = await extractProject(root);
     expect(warm).toMatchObject({ extracted: 0, errors: [] });
     expect(warm.report.sourceDownloads).toBe(1);
+  });
+});
+
+describe("a download removed while a run works on it", () => {
+  it("is left alone while a run holds its URL's lock, or once its record changed or was used since it was listed", async () => {
+    const root = compositionProject(join(tmp.dir, "race"), `<video id="v" src="${media.url}/clip.mp4" data-duration="0.5"></video>`);
+    expect((await extractProject(root)).errors).toEqual([]);
+    const store = join(root, "cache");
+    const [listed] = await listDownloads(store);
+    const lock = await tryLock(downloadsDir(store), listed!.id);
+    expect(await removeListed(store, listed!)).toBe(false);
+    await lock!.release();
+
+    // Used by a run after the listing: its record's clock moved.
+    const later = new Date(listed!.lastUsed + 5_000);
+    utimesSync(recordPath(store, listed!.id), later, later);
+    expect(await removeListed(store, listed!)).toBe(false);
+    expect(readdirSync(downloadsDir(store)).sort()).toEqual(listed!.files.map((f) => f.name).sort());
+
+    const [now] = await listDownloads(store);
+    expect(await removeListed(store, now!)).toBe(true);
+    expect(readdirSync(downloadsDir(store))).toEqual([]);
   });
 });

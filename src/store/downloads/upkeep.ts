@@ -1,9 +1,9 @@
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { digestFile } from "../../media/digest.js";
 import { HOUR_MS } from "../inventory.js";
-import { breakLock, lockState, processAlive } from "../lock.js";
-import { downloadsDir, listDownloads, removeDownload, type DownloadInfo } from "./records.js";
+import { breakLock, lockState, processAlive, tryLock } from "../lock.js";
+import { downloadsDir, listDownloads, readRecord, recordPath, removeDownload, type DownloadInfo } from "./records.js";
 
 /** A download's files that no record vouches for: partials of writers, and bytes whose record is gone. */
 function leftovers(info: DownloadInfo, now: number): DownloadInfo["files"] {
@@ -66,7 +66,10 @@ export async function collectDownloads(storeDir: string, options: { budget?: num
       stats.spared++;
       continue;
     }
-    if (!dryRun) await removeDownload(storeDir, { ...info, files: info.files.filter((f) => f.name !== `${info.id}.lock`) });
+    if (!dryRun && !(await removeListed(storeDir, info))) {
+      stats.spared++;
+      continue;
+    }
     total -= info.bytes;
     stats.evicted++;
     stats.bytesFreed += info.bytes;
@@ -112,5 +115,25 @@ export async function verifyDownloads(storeDir: string, now: number): Promise<{ 
 export async function removeBadDownload(storeDir: string, problem: DownloadProblem): Promise<void> {
   if (!problem.bad) return void (await rm(problem.path, { force: true, recursive: true }));
   const info = (await listDownloads(storeDir)).find((d) => d.record && problem.path.endsWith(d.record.file));
-  if (info) await removeDownload(storeDir, { ...info, files: info.files.filter((f) => f.name !== `${info.id}.lock`) });
+  if (info) await removeListed(storeDir, info);
+}
+
+/**
+ * Remove a download as it was listed, holding its URL's lock, so that a run downloading or
+ * revalidating it meanwhile keeps what it writes. False, removing nothing, when a run holds the
+ * lock, or when the record was rewritten or used since the listing: the listed files would no
+ * longer be the download, or it is in use again.
+ */
+export async function removeListed(storeDir: string, info: DownloadInfo): Promise<boolean> {
+  const lock = await tryLock(downloadsDir(storeDir), info.id);
+  if (!lock) return false;
+  try {
+    const record = await readRecord(storeDir, info.id);
+    const used = (await stat(recordPath(storeDir, info.id)).catch(() => undefined))?.mtimeMs;
+    if (!record || record.file !== info.record?.file || used !== info.lastUsed) return false;
+    await removeDownload(storeDir, { ...info, files: info.files.filter((f) => f.name !== `${info.id}.lock`) });
+    return true;
+  } finally {
+    await lock.release();
+  }
 }
