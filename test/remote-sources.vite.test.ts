@@ -1,7 +1,8 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Engine } from "../src/pipeline/engine.js";
 import { startDev, until } from "./helpers/dev.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { selfSignedCert, startMediaServer, type MediaServer } from "./helpers/media-server.js";
@@ -118,6 +119,26 @@ await build({ root: process.cwd(), configFile: false, logLevel: "info", plugins:
       expect(await remote).toContain("data-frames=");
       expect(order).toEqual(["local.html", "remote.html"]);
     } finally {
+      await dev.close();
+      await media.stop();
+    }
+  });
+
+  it("vite dev: a page served before is not loaded twice per request to find its URLs", async () => {
+    const media = await startMediaServer();
+    media.serve("/clip.mp4", aroll);
+    const root = join(tmp.dir, "dev-again");
+    writeFiles(root, { "index.html": `<div data-composition-id="main">\n  <video id="v" src="${media.url}/clip.mp4" data-duration="0.5"></video>\n</div>\n` });
+    const dev = await startDev(root, { cacheDir: join(root, "cache") });
+    const load = vi.spyOn(Engine.prototype, "load");
+    try {
+      expect(await (await fetch(`${dev.origin}/index.html`)).text()).toContain("data-frames=");
+      const first = load.mock.calls.length;
+      expect(await (await fetch(`${dev.origin}/index.html`)).text()).toContain("data-frames=");
+      // The plan's own load: the URLs came from what the first request planned.
+      expect(load.mock.calls.length - first).toBe(1);
+    } finally {
+      load.mockRestore();
       await dev.close();
       await media.stop();
     }

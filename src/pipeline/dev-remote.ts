@@ -1,3 +1,4 @@
+import type { Served } from "./dev-changes.js";
 import type { PlannedVideo } from "./results.js";
 import type { Engine } from "./engine.js";
 
@@ -49,12 +50,18 @@ export class RemoteWatch {
 /**
  * Download (or revalidate) the remote sources of a composition tree before its plan takes the
  * session's queue, so a long download holds up only the page that needs it, not every other page
- * and edit. The plan then finds each source resolved.
+ * and edit. The plan then finds each source resolved. `known`: the tree's URLs as the session last
+ * planned it, which spares loading the tree a second time for a page served before.
  */
-export async function prepareRemoteSources(engine: Engine, root: string): Promise<void> {
+export async function prepareRemoteSources(engine: Engine, root: string, known?: Iterable<string>): Promise<void> {
   if (!engine.config.options.remoteSources) return;
-  const { compositions } = await engine.load([root]).catch(() => ({ compositions: new Map() }));
-  const urls = new Set([...compositions.values()].flatMap((c) => c.scan.videos.flatMap((v: PlannedVideo["ref"]) => v.url ?? [])));
+  const tree = known ? undefined : await engine.load([root]).catch(() => ({ compositions: new Map() }));
+  const urls = new Set(known ?? [...tree!.compositions.values()].flatMap((c) => c.scan.videos.flatMap((v: PlannedVideo["ref"]) => v.url ?? [])));
   // Failures are reported by the plan, at the video.
   await Promise.all([...urls].map((url) => engine.remoteDigest(url).catch(() => undefined)));
+}
+
+/** The remote URLs of a tree's files as the session last served them; undefined for a tree not planned yet. */
+export function treeUrls(files: Iterable<string> | undefined, served: ReadonlyMap<string, Served>): string[] | undefined {
+  return files && [...files].flatMap((f) => served.get(f)?.composition.scan.videos.flatMap((v) => v.url ?? []) ?? []);
 }

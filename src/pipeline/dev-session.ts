@@ -13,7 +13,7 @@ import type { StoredEntry } from "../store/store.js";
 import type { Composition } from "./compositions.js";
 import { changedVideos, readyLine, sameLayout, type Served } from "./dev-changes.js";
 import { DevRuns, type Run, type RunsOptions } from "./dev-runs.js";
-import { prepareRemoteSources, RemoteWatch } from "./dev-remote.js";
+import { prepareRemoteSources, RemoteWatch, treeUrls } from "./dev-remote.js";
 import { DevTimelines } from "./dev-timelines.js";
 import type { Engine } from "./engine.js";
 import { layoutEdits, videoEdits } from "./output.js";
@@ -67,13 +67,11 @@ export class DevSession {
     this.remotes = new RemoteWatch(engine, served, (source) => void this.queue(() => this.sourceChanged(source)));
   }
 
-  /**
-   * Plan the composition `file` (with the tree it belongs to) and return `html`
-   * with dev frame URLs. Extraction continues after this returns.
-   */
+  /** Plan the composition `file` (with the tree it belongs to) and return `html` with dev frame URLs; extraction goes on after. */
   async page(file: string, html: string): Promise<{ html: string; videos: number }> {
     const real = await realpathOr(file);
-    await prepareRemoteSources(this.engine, this.rootOf(real));
+    const root = this.rootOf(real);
+    await prepareRemoteSources(this.engine, root, treeUrls(this.roots.get(root), this.served));
     return this.queue(async () => {
       const root = this.rootOf(real);
       await this.planRoot(root);
