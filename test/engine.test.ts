@@ -179,7 +179,7 @@ describe("Engine", () => {
       // plain.mp4 takes two seconds more, so it is still running when its probe answers.
       writeFileSync(ffprobePath, `#!/bin/sh
 case "$*" in *packet=*) kind=listing;; *) kind=probe;; esac
-case "$kind $*" in "probe "*clip.mp4) sleep 1.5;; "listing "*plain.mp4) sleep 2;; esac
+case "$kind $*" in "probe "*clip.mp4|"probe "*pre.mp4) sleep 1.5;; "listing "*plain.mp4) sleep 2;; esac
 echo "start $kind" >> "${log}"
 "${real}" "$@"; rc=$?
 echo "end $kind" >> "${log}"
@@ -199,6 +199,17 @@ exit $rc
       expect(plain.errors).toEqual([]);
       await new Promise((resolve) => setTimeout(resolve, 2500));
       expect(lines()).toEqual(["start probe", "end probe"]);
+      // No media start of its own: its host's preroll (a host at -2 s) is what makes it seek.
+      rmSync(log);
+      makeCodedVideo(join(dir, "pre.mp4"), { seconds: 3 });
+      writeFiles(dir, {
+        "c.html": `<div data-composition-id="c" data-duration="0.5"><div data-composition-src="scene.html" data-start="-2"></div></div>`,
+        "scene.html": `<div data-composition-id="scene"><video id="v" src="pre.mp4" data-duration="3"></video></div>`,
+      });
+      const prerolled = await engine({ ffprobePath }).run([join(dir, "c.html")]);
+      expect(prerolled.errors).toEqual([]);
+      expect(lines()).toEqual(["start listing", "end listing", "start probe", "end probe"]);
+      expect(readFrameNumbers(prerolled.results[0]!.entry.dir)).toEqual(range(60, 15));
     });
 
     it("decodes from the start when the keyframes cannot be listed: exact, asked once per run, never remembered", async () => {

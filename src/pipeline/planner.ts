@@ -103,7 +103,9 @@ export class Planner {
   }
 
   private async planVideo(composition: Composition, ref: VideoRef, windows: ClipWindow[], sources?: RunSources): Promise<PlannedVideo | undefined> {
-    const planned = await this.planWindows(await this.describe(composition.file, ref, sources), ref, windows, composition.fps);
+    // The task starts at the earliest window's media start: past 0 (a host's preroll included), ffmpeg seeks.
+    const seeks = windows.every((w) => w.mediaStart > 0);
+    const planned = await this.planWindows(await this.describe(composition.file, ref, sources, seeks), ref, windows, composition.fps);
     return planned && { composition, ref, ...planned };
   }
 
@@ -130,9 +132,9 @@ export class Planner {
     return { task, clips };
   }
 
-  /** What planning needs of a video's source, local or remote. */
-  private async describe(compositionFile: string, ref: VideoRef, sources?: RunSources): Promise<Described> {
-    if (ref.url !== undefined) return this.describeRemote(ref.url, ref);
+  /** What planning needs of a video's source, local or remote; `seeks`: its task starts past the source's start. */
+  private async describe(compositionFile: string, ref: VideoRef, sources?: RunSources, seeks = ref.mediaStart > 0): Promise<Described> {
+    if (ref.url !== undefined) return this.describeRemote(ref.url, ref, seeks);
     // Only what resolved is kept: a failure names its own video.
     const at = `${dirname(compositionFile)}\0${ref.src}`;
     let source = sources?.get(at);
@@ -142,15 +144,15 @@ export class Planner {
       source = { path, stat: statSync(path) };
       sources?.set(at, source);
     }
-    return this.describeFile(source.path, ref, source.stat);
+    return this.describeFile(source.path, ref, source.stat, seeks);
   }
 
-  private async describeFile(path: string, ref: VideoRef, st: Stats = statSync(path)): Promise<Described> {
+  private async describeFile(path: string, ref: VideoRef, st: Stats = statSync(path), seeks = ref.mediaStart > 0): Promise<Described> {
     const identity: SourceIdentity = { path, size: st.size, mtimeMs: st.mtimeMs, stamp: statStamp(st) };
     const memo = factsKey(path, st);
     // Both remembered in the store across runs: a warm run neither probes nor locates ffmpeg.
     // A cold one hashes while ffprobe runs.
-    const probing = this.facts.probe(path, memo, { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc }, ref.mediaStart > 0);
+    const probing = this.facts.probe(path, memo, { what: `video "${ref.id}" (${ref.src})`, loc: ref.loc }, seeks);
     const hashing = this.options.key === "content" ? this.facts.digest(path, memo) : undefined;
     hashing?.catch(() => undefined); // a probe failure is the one reported
     const info = await probing;
@@ -159,7 +161,7 @@ export class Planner {
   }
 
   /** A downloaded file is keyed by its bytes whatever `key` says: its path and mtime are the store's, not the project's. */
-  private async describeRemote(url: string, ref: VideoRef): Promise<Described> {
+  private async describeRemote(url: string, ref: VideoRef, seeks: boolean): Promise<Described> {
     const sources = this.remoteSources;
     if (!sources) throw new Error("remote sources are off, yet a remote video was planned");
     const file = await sources.resolve(url);
@@ -168,7 +170,7 @@ export class Planner {
     const st = statSync(file.path);
     identity.stamp = statStamp(st);
     const what = `video "${ref.id}" (${ref.src})`;
-    const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }, ref.mediaStart > 0).catch(async (error: unknown) => {
+    const info = await this.facts.probe(file.path, factsKey(file.path, st), { what, loc: ref.loc }, seeks).catch(async (error: unknown) => {
       // Not kept: the server may serve the video once it is fixed, and no later run should trust this copy.
       await sources.discard(url);
       throw error;
