@@ -1,3 +1,4 @@
+import type { Composition } from "./compositions.js";
 import type { Served } from "./dev-changes.js";
 import type { PlannedVideo } from "./results.js";
 import type { Engine } from "./engine.js";
@@ -55,13 +56,21 @@ export class RemoteWatch {
  */
 export async function prepareRemoteSources(engine: Engine, root: string, known?: Iterable<string>): Promise<void> {
   if (!engine.config.options.remoteSources) return;
-  const tree = known ? undefined : await engine.load([root]).catch(() => ({ compositions: new Map() }));
-  const urls = new Set(known ?? [...tree!.compositions.values()].flatMap((c) => c.scan.videos.flatMap((v: PlannedVideo["ref"]) => v.url ?? [])));
+  const urls = new Set(known ?? (await loadedUrls(engine, root)));
   // Failures are reported by the plan, at the video.
   await Promise.all([...urls].map((url) => engine.remoteDigest(url).catch(() => undefined)));
 }
 
 /** The remote URLs of a tree's files as the session last served them; undefined for a tree not planned yet. */
 export function treeUrls(files: Iterable<string> | undefined, served: ReadonlyMap<string, Served>): string[] | undefined {
-  return files && [...files].flatMap((f) => served.get(f)?.composition.scan.videos.flatMap((v) => v.url ?? []) ?? []);
+  return files && [...files].flatMap((f) => compositionUrls(served.get(f)?.composition));
+}
+
+async function loadedUrls(engine: Engine, root: string): Promise<string[]> {
+  const { compositions } = await engine.load([root]).catch(() => ({ compositions: new Map<string, Composition>() }));
+  return [...compositions.values()].flatMap(compositionUrls);
+}
+
+function compositionUrls(composition: Composition | undefined): string[] {
+  return composition?.scan.videos.flatMap((v) => v.url ?? []) ?? [];
 }

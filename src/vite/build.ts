@@ -55,7 +55,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
       },
     },
 
-    async generateBundle(outputOptions) {
+    async generateBundle() {
       const run = shared.run;
       const built = await run?.extraction;
       if (!run || !built) return;
