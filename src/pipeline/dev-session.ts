@@ -70,9 +70,10 @@ export class DevSession {
   /** Plan the composition `file` (with the tree it belongs to) and return `html` with dev frame URLs; extraction goes on after. */
   async page(file: string, html: string): Promise<{ html: string; videos: number }> {
     const real = await realpathOr(file);
-    const root = this.rootOf(real);
-    await prepareRemoteSources(this.engine, root, treeUrls(this.roots.get(root), this.served));
+    const ahead = this.rootOf(real);
+    await prepareRemoteSources(this.engine, ahead, treeUrls(this.roots.get(ahead), this.served));
     return this.queue(async () => {
+      // Asked again: the trees may have changed while this waited for the queue.
       const root = this.rootOf(real);
       await this.planRoot(root);
       const served = this.served.get(real);
