@@ -88,6 +88,7 @@ export async function loadCompositions(
   paths: ProjectPaths,
   defaultFps: Rational,
   warn: (warning: Warning) => void,
+  scan: (html: string, label: string) => CompositionScan = scanComposition,
 ): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
   const compositions = new Map<string, Composition>();
   const errors: FramecacheError[] = [];
@@ -103,12 +104,12 @@ export async function loadCompositions(
     if (compositions.has(file)) return;
     const label = labelOf(file, paths.root);
     const html = readFileSync(file, "utf8");
-    const scan = scanComposition(html, label);
+    const scanned = scan(html, label);
     // A page fetches a publicDir file at its path there (`/scene.html`), where Vite copies it.
     const output = paths.publicDir && isInside(file, paths.publicDir) ? labelOf(file, paths.publicDir) : label;
-    const composition: Composition = { file, label, output, html, scan, fps: scan.fps ?? inheritedFps, nested: [], mounts: scan.nested.map(() => undefined) };
+    const composition: Composition = { file, label, output, html, scan: scanned, fps: scanned.fps ?? inheritedFps, nested: [], mounts: scanned.nested.map(() => undefined) };
     compositions.set(file, composition);
-    for (const [i, ref] of scan.nested.entries()) {
+    for (const [i, ref] of scanned.nested.entries()) {
       try {
         const nested = resolveProjectFile(ref.src, file, paths, ref.loc, "data-composition-src", "FC_COMPOSITION_MISSING");
         if (!inProject(nested)) throw outside(`data-composition-src="${ref.src}" resolves to ${nested}, outside`, ref.loc);

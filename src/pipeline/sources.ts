@@ -8,6 +8,7 @@ import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
 import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
+import { ScanMemo } from "../store/scan-memo.js";
 import { timed, type Report } from "../core/report.js";
 
 /** A file's stat identity: it changes when the file is replaced (a new inode) or written (size, mtime). */
@@ -21,8 +22,8 @@ export function factsKey(path: string, st: { size: number; mtimeMs: number }): s
 }
 
 /**
- * What the engine learns about files by running something: ffmpeg and ffprobe, each source's
- * probe and content digest. Each is memoised for the engine's lifetime and remembered in the
+ * What the engine learns about files by running or parsing something: ffmpeg and ffprobe, each
+ * source's probe and content digest, each composition's scan. Each is memoised for the engine's lifetime and remembered in the
  * store's `.digests/` across runs, so a warm run spawns nothing and a dev server pays once.
  */
 export class SourceFacts {
@@ -136,6 +137,11 @@ export class SourceFacts {
     };
   }
 
+  /** Compositions' scans, remembered by their text (a scan runs nothing, but parsing is a warm run's largest cost). */
+  async scans(): Promise<ScanMemo> {
+    return (await this.memo()).scans;
+  }
+
   /** The keyframes of a task's source as it is now on disk. */
   async keyframesOf(task: Task): Promise<Keyframe[]> {
     return this.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
@@ -200,6 +206,7 @@ export class SourceFacts {
         keyframes: new StatMemo(memoDir, "keyframes-3", isKeyframes),
         digests: new DigestMemo(memoDir),
         binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
+        scans: new ScanMemo(memoDir),
       };
     });
     return this.memos;
@@ -221,6 +228,7 @@ interface Memos {
   keyframes: StatMemo<Keyframe[]>;
   digests: DigestMemo;
   binaries: StatMemo<Binary>;
+  scans: ScanMemo;
 }
 
 function isKeyframes(value: unknown): value is Keyframe[] {
