@@ -23,8 +23,9 @@ export function factsKey(path: string, st: { size: number; mtimeMs: number }): s
 
 /**
  * What the engine learns about files by running or parsing something: ffmpeg and ffprobe, each
- * source's probe and content digest, each composition's scan. Each is memoised for the engine's lifetime and remembered in the
- * store's `.digests/` across runs, so a warm run spawns nothing and a dev server pays once.
+ * source's probe and content digest, each composition's scan. Each is memoised for the engine's
+ * lifetime and remembered in the store's `.digests/` across runs, so a warm run spawns nothing
+ * and parses nothing, and a dev server pays once.
  */
 export class SourceFacts {
   private binariesPromise?: Promise<Binaries>;
