@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { deserialize, serialize } from "node:v8";
+import { serialize } from "node:v8";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveOptions } from "../src/core/options.js";
 import { scanComposition, type CompositionScan } from "../src/core/scan.js";
@@ -27,7 +27,7 @@ const COMPOSITION = `<!doctype html>
 /** A memo over `dir` and how many scans it ran, as a restarted process would have it. */
 function memo(): { get: (html: string, label?: string) => CompositionScan; computed: () => number } {
   const scans = new ScanMemo(join(dir, ".digests"));
-  return { get: (html, label = "index.html") => scans.get(html, label, () => scanComposition(html, label)), computed: () => scans.computed };
+  return { get: (html, label = "index.html") => scans.get(html, label), computed: () => scans.computed };
 }
 
 describe("composition scans remembered by their text", () => {
@@ -93,7 +93,6 @@ describe("composition scans remembered by their text", () => {
     expect(others).toEqual([]);
     // Poisoned with the scan of other text: the next run plans what the record says, not what the file says.
     writeFileSync(join(memoDir, record!), serialize(scanComposition(page(0.5), "index.html")));
-    expect((deserialize(readFileSync(join(memoDir, record!))) as CompositionScan).file).toBe("index.html");
     expect(await run()).toBe(15);
     writeFiles(dir, { "index.html": page(1.5) });
     expect(await run()).toBe(45);

@@ -6,7 +6,7 @@ import type { ResolvedOptions } from "../core/options.js";
 import type { KeyMode } from "../core/key.js";
 import { availableMicros, planTask, type SourceIdentity, type SourceInfo, type Task } from "../core/plan.js";
 import { timed, type Report } from "../core/report.js";
-import { scanComposition, type CompositionScan, type VideoRef } from "../core/scan.js";
+import type { CompositionScan, VideoRef } from "../core/scan.js";
 import type { Micros, Rational } from "../core/time.js";
 import { resolveClip, resolveTimeline, unionSpan, type ClipWindow, type ResolvedClip, type Timeline, type TimelineFile } from "../core/timeline.js";
 import { loadCompositions, resolveProjectFile, type Composition, type ProjectPaths } from "./compositions.js";
@@ -37,9 +37,7 @@ export class Planner {
   async load(roots: string[]): Promise<{ compositions: Map<string, Composition>; errors: FramecacheError[] }> {
     const scans = await this.facts.scans();
     const loaded = await timed(this.report, "scanMs", () =>
-      loadCompositions(roots, this.paths, this.options.fps, (w) => this.logger.warn(warningLine(w)), (html, label) =>
-        scans.get(html, label, () => scanComposition(html, label)),
-      ),
+      loadCompositions(roots, this.paths, this.options.fps, (w) => this.logger.warn(warningLine(w)), (html, label) => scans.get(html, label)),
     );
     for (const composition of loaded.compositions.values()) {
       if (!this.remoteSources) skipRemote(composition.scan);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
-import type { CompositionScan } from "../core/scan.js";
+import { scanComposition, type CompositionScan } from "../core/scan.js";
 
 declare const __VERSION__: string;
 
@@ -29,13 +29,14 @@ export class ScanMemo {
   /** `dir` undefined remembers nothing (a throwaway store). */
   constructor(readonly dir: string | undefined) {}
 
-  get(html: string, label: string, scan: () => CompositionScan): CompositionScan {
+  /** The scan of `html`, the text of the composition at `label`: remembered, or scanned now. */
+  get(html: string, label: string): CompositionScan {
     const record = this.dir && join(this.dir, `${SCHEMA}-${createHash("sha256").update(`${VERSION}\0${label}\0${html}`).digest("hex").slice(0, 40)}`);
     if (record) {
       const known = readRecord(record);
       if (known?.file === label) return known;
     }
-    const value = scan();
+    const value = scanComposition(html, label);
     this.computed++;
     if (record && !value.videos.some((v) => v.url !== undefined)) writeRecord(record, value);
     return value;
