@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -66,6 +66,20 @@ describe.each(VERSIONS)("%s", (_name, major, load) => {
 
   it(`is Vite ${major}`, () => {
     expect(vite.version.split(".")[0]).toBe(major);
+  });
+
+  // The frames are kept from Vite's emptying in buildEnd, which each major runs before it empties.
+  it("build: a rebuild keeps the previous build's frame folders", async () => {
+    await vite.build(config());
+    const frames = join(dir, "dist/assets/frames");
+    const entries = readdirSync(frames);
+    expect(entries).toHaveLength(3);
+    const longAgo = new Date("2020-01-01T00:00:00Z");
+    for (const entry of entries) utimesSync(join(frames, entry), longAgo, longAgo);
+    await vite.build(config());
+    expect(readdirSync(frames).sort()).toEqual([...entries].sort());
+    for (const entry of entries) expect(statSync(join(frames, entry)).mtime).toEqual(longAgo);
+    expect(existsSync(join(dir, "cache/.kept")) ? readdirSync(join(dir, "cache/.kept")) : []).toEqual([]);
   });
 
   it("dev: dev URLs in the page, frames served, and a <video> edit sent as framecache:update", async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { frameAttributes, framePattern } from "../core/frames.js";
@@ -6,6 +7,7 @@ import type { TreeTiming } from "../core/timeline.js";
 import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntries } from "../store/emit.js";
+import { returnFrames } from "../store/kept-frames.js";
 import type { Composition } from "./compositions.js";
 import type { PlannedVideo, VideoResult } from "./results.js";
 
@@ -108,10 +110,16 @@ export function manifestJson(results: VideoResult[], assetsDir: string): string 
   return JSON.stringify({ version: 1, videos: results.map((v) => manifestVideo(v, assetsDir)) }, null, 2) + "\n";
 }
 
-/** Link each distinct entry's frames under `outDir`; returns frames and bytes placed. */
-export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string): Promise<{ frames: number; bytes: number }> {
+/**
+ * Link each distinct entry's frames under `outDir`; returns frames and bytes placed. `kept`: this
+ * output's frames from the previous build (see keepFrames), put back less what is no longer used.
+ */
+export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string, kept?: string): Promise<{ frames: number; bytes: number }> {
   const entries = [...new Map(results.map((v) => [v.entry.name, v.entry])).values()];
-  await linkEntries(entries.map((entry) => ({ entry, dir: join(outDir, framesDir(assetsDir, entry.name)) })));
+  const root = join(outDir, framesDir(assetsDir, ""));
+  if (kept) returnFrames(kept, root, new Set(entries.map((e) => e.name)));
+  const placements = entries.map((entry) => ({ entry, dir: join(root, entry.name) }));
+  await linkEntries(placements, existsSync(root));
   return { frames: entries.reduce((n, e) => n + e.frames, 0), bytes: entries.reduce((n, e) => n + e.bytes, 0) };
 }
 

@@ -4,6 +4,7 @@ import { SENTINEL } from "../core/frames.js";
 import { DIGEST_MEMO_DIR, pruneDigestMemo } from "./digest-memo.js";
 import { breakLock } from "./lock.js";
 import { HOUR_MS, isAbandoned, isStray, lockedEntries, readInventory, type EntryInfo } from "./inventory.js";
+import { sweepKeptFrames } from "./kept-frames.js";
 import { removeEntry } from "./remove.js";
 import { collectDownloads, type DownloadGcStats } from "./downloads/upkeep.js";
 import { storeIo } from "./fs-errors.js";
@@ -65,6 +66,7 @@ async function collect(storeDir: string, options: GcOptions): Promise<GcStats> {
     if (!dryRun && !(await rm(side.path, { recursive: true, force: true, maxRetries: 3 }).then(() => true, () => false))) continue;
     stats.partialsRemoved++;
   }
+  stats.partialsRemoved += await sweepKeptFrames(storeDir, now, dryRun);
   for (const lock of inventory.locks) {
     if (lock.state.kind !== "stale") continue;
     if (!dryRun) await breakLock(lock.path, lock.state.owner);
@@ -144,6 +146,7 @@ async function clean(storeDir: string, now: number): Promise<CleanStats> {
     await rm(side.path, { recursive: true, force: true });
     stats.partialsRemoved++;
   }
+  stats.partialsRemoved += await sweepKeptFrames(storeDir, now, false);
   for (const lock of inventory.locks) {
     if (lock.state.kind !== "stale") continue;
     await breakLock(lock.path, lock.state.owner);

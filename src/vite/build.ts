@@ -1,10 +1,11 @@
 import { writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import fg from "fast-glob";
-import type { Plugin } from "vite";
+import type { Plugin, ResolvedConfig } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { urlPrefixFor } from "../core/paths.js";
-import { manifestJson, resultsByComposition, rewriteComposition, writeFrames } from "../pipeline/output.js";
+import { framesDir, manifestJson, resultsByComposition, rewriteComposition, writeFrames } from "../pipeline/output.js";
+import { dropFrames, keepFrames } from "../store/kept-frames.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
 import { isRolldown } from "./compat.js";
 import type { PluginShared } from "./shared.js";
@@ -15,6 +16,8 @@ const MANIFEST = "framecache-manifest.json";
 export function buildPlugin(shared: PluginShared): Plugin {
   /** Root HTML inputs, which Vite itself writes (rewritten by transformIndexHtml). */
   let viteEmitsHtml = new Set<string>();
+  /** The previous build's frames, out of the way of Vite's emptying until writeBundle returns them. */
+  let kept: { outDir: string; path: string } | undefined;
   return {
     name: "framecache:build",
     apply: "build",
@@ -40,8 +43,16 @@ export function buildPlugin(shared: PluginShared): Plugin {
     async buildEnd(error) {
       const extraction = shared.run?.extraction;
       if (error || !extraction) return;
-      const { errors } = await extraction;
+      const { errors, results } = await extraction;
       if (errors.length > 0) this.error(combine(errors, shared.context.root));
+      // The last hook before Vite empties the output, in every major since 5. Since 6 each
+      // environment (client, SSR) has its own output, and its own buildEnd.
+      const environment = (this as { environment?: { config: ResolvedConfig } }).environment;
+      const outDir = emptiedOutDir(environment?.config ?? shared.context.config);
+      if (outDir && results.length + shared.run!.imported.length > 0) {
+        const path = keepFrames(join(outDir, framesDir(shared.context.assetsDir, "")), await shared.run!.engine.storeDir());
+        kept = path ? { outDir, path } : undefined;
+      }
     },
 
     transformIndexHtml: {
@@ -81,7 +92,8 @@ export function buildPlugin(shared: PluginShared): Plugin {
       const engine = run.engine;
       const report = engine.report;
       const emitStarted = performance.now();
-      const placed = await writeFrames([...built.results, ...run.imported], outDir, assetsDir);
+      const previous = kept?.outDir === outDir ? kept.path : undefined;
+      const placed = await writeFrames([...built.results, ...run.imported], outDir, assetsDir, previous);
       report.emitMs += performance.now() - emitStarted;
       report.framesWritten = placed.frames;
       report.bytesWritten = placed.bytes;
@@ -94,6 +106,8 @@ export function buildPlugin(shared: PluginShared): Plugin {
 
     // After Vite's own file listing, so the summary is the last word of the build.
     async closeBundle() {
+      if (kept) await dropFrames(kept.path);
+      kept = undefined;
       const run = shared.run;
       if (!run?.extraction) return;
       const { engine } = run;
@@ -109,6 +123,15 @@ export function buildPlugin(shared: PluginShared): Plugin {
       await engine.dispose();
     },
   };
+}
+
+/** The output folder that Vite empties before writing, resolved as Vite does; none when it keeps it or writes nothing. */
+function emptiedOutDir(config: ResolvedConfig | undefined): string | undefined {
+  if (!config || config.build.write === false) return undefined;
+  const outDir = resolve(config.root, config.build.outDir);
+  const fromRoot = relative(config.root, outDir);
+  const inRoot = fromRoot !== "" && !fromRoot.startsWith("..") && !isAbsolute(fromRoot);
+  return (config.build.emptyOutDir ?? inRoot) ? outDir : undefined;
 }
 
 /** HTML inputs of the build plus the `compositions` globs, as absolute paths. */
