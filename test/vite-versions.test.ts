@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameAt, framesById, rawRequest, until } from "./helpers/dev.js";
 import { connectHmr, type HmrMessage } from "./helpers/hmr-client.js";
-import { tempDir } from "./helpers/media.js";
+import { countingFfmpeg, tempDir } from "./helpers/media.js";
 import { referenceProject } from "./helpers/project.js";
 
 /** The built plugin, as a project installs it (`npm test` runs tsup first): each Vite loads no source of ours. */
@@ -80,6 +80,29 @@ describe.each(VERSIONS)("%s", (_name, major, load) => {
     expect(readdirSync(frames).sort()).toEqual([...entries].sort());
     for (const entry of entries) expect(statSync(join(frames, entry)).mtime).toEqual(longAgo);
     expect(existsSync(join(dir, "cache/.kept")) ? readdirSync(join(dir, "cache/.kept")) : []).toEqual([]);
+  });
+
+  // Rollup (Vite 5 to 7) runs buildEnd hooks side by side and closes the bundle at the first
+  // failure, while ours may still wait for ffmpeg; Vite empties nothing then.
+  it("build: another plugin failing in buildEnd leaves the previous build's frames in place", async () => {
+    await vite.build(config());
+    const frames = join(dir, "dist/assets/frames");
+    const entries = readdirSync(frames).sort();
+    const index = join(dir, "index.html");
+    const html = readFileSync(index, "utf8");
+    writeFileSync(index, html.replace(`data-duration="1.5"`, `data-duration="2"`));
+    try {
+      const slow = countingFfmpeg(dir, { delaySeconds: 2 });
+      const failing = { name: "fails-early", buildEnd: async () => Promise.reject(new Error("early failure")) };
+      const plugins = [framecache({ cacheDir: join(dir, "cache"), ffmpegPath: slow.path } as { cacheDir: string }), failing];
+      await expect(vite.build({ ...config(), plugins, logLevel: "silent" })).rejects.toThrow("early failure");
+      await until(() => slow.runs() > 0 && readdirSync(join(dir, "cache")).filter((n) => n.startsWith("hfcache-v2-") && !n.includes(".")).length === 4, "the extraction", 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(readdirSync(frames).sort()).toEqual(entries);
+      expect(readdirSync(join(dir, "cache/.kept"))).toEqual([]);
+    } finally {
+      writeFileSync(index, html);
+    }
   });
 
   it("dev: dev URLs in the page, frames served, and a <video> edit sent as framecache:update", async () => {

@@ -7,7 +7,7 @@ import type { TreeTiming } from "../core/timeline.js";
 import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntries } from "../store/emit.js";
-import { returnFrames } from "../store/kept-frames.js";
+import { returnFrames, type KeptFrames } from "../store/kept-frames.js";
 import type { Composition } from "./compositions.js";
 import type { PlannedVideo, VideoResult } from "./results.js";
 
@@ -112,12 +112,12 @@ export function manifestJson(results: VideoResult[], assetsDir: string): string 
 
 /**
  * Link each distinct entry's frames under `outDir`; returns frames and bytes placed. `kept`: this
- * output's frames from the previous build (see keepFrames), put back less what is no longer used.
+ * output's frames from before the build (see keepFrames), put back first.
  */
-export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string, kept?: string): Promise<{ frames: number; bytes: number }> {
+export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string, kept?: KeptFrames): Promise<{ frames: number; bytes: number }> {
   const entries = [...new Map(results.map((v) => [v.entry.name, v.entry])).values()];
   const root = join(outDir, framesDir(assetsDir, ""));
-  if (kept) returnFrames(kept, root, new Set(entries.map((e) => e.name)));
+  if (kept) returnFrames(kept, new Set(entries.map((e) => e.name)));
   const placements = entries.map((entry) => ({ entry, dir: join(root, entry.name) }));
   await linkEntries(placements, existsSync(root));
   return { frames: entries.reduce((n, e) => n + e.frames, 0), bytes: entries.reduce((n, e) => n + e.bytes, 0) };

@@ -69,8 +69,9 @@ function placedBefore(entry: StoredEntry, dir: string): "none" | "same" | "other
   if (names.length !== entry.frames) return "other";
   for (let i = 1; i <= entry.frames; i++) {
     const name = frameFileName(i, entry.format);
-    const placed = lstatSync(join(dir, name), { throwIfNoEntry: false });
-    const stored = statSync(join(entry.dir, name), { throwIfNoEntry: false });
+    // As bigints: an NTFS or ReFS file id can exceed 2^53.
+    const placed = lstatSync(join(dir, name), { bigint: true, throwIfNoEntry: false });
+    const stored = statSync(join(entry.dir, name), { bigint: true, throwIfNoEntry: false });
     if (!placed || !stored || placed.ino !== stored.ino || placed.dev !== stored.dev) return "other";
   }
   return "same";

@@ -1,56 +1,88 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { HOUR_MS } from "./inventory.js";
 import { processAlive } from "./lock.js";
 
-/** Under the store: frames of an output folder, kept there while Vite empties that folder. */
+/** Under the store: frames of an output folder, kept there while the bundler may empty that folder. */
 export const KEPT_DIR = ".kept";
+/** Left in the output while its frames are kept: gone by the time they return if the output was emptied. */
+const MARKER = ".framecache-frames-kept";
+
+/** The kept frames of one output folder, and where they came from. */
+export interface KeptFrames {
+  path: string;
+  outDir: string;
+  framesRoot: string;
+}
+
+/** Which host kept a folder: a pid means something only on its own host. */
+const HOST = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 
 /**
- * Move an output's frames folder into the store before the bundler empties the output, so that
- * a rebuild links again only what changed: Vite's emptying of 1000 entries' folders took about
- * 250 ms, their placing 100–380 ms. Undefined when there is nothing to keep, or the store is on
- * another file system (a rename cannot cross it); then the build places every frame as before.
+ * Move an output's frames folder into the store before the bundler may empty the output, so that a
+ * rebuild links again only what changed (Vite's emptying of 1000 entries' folders took about 250 ms,
+ * placing them again 100–380 ms). Undefined when there is nothing to keep (no folder, or a link to
+ * one) or the store is on another file system, which a rename cannot cross.
  */
-export function keepFrames(framesRoot: string, storeDir: string): string | undefined {
-  if (!existsSync(framesRoot)) return undefined;
-  const kept = join(storeDir, KEPT_DIR, `${process.pid}-${randomBytes(4).toString("hex")}`);
+export function keepFrames(outDir: string, framesRoot: string, storeDir: string): KeptFrames | undefined {
+  const holder = join(storeDir, KEPT_DIR, `${HOST}-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
-    mkdirSync(dirname(kept), { recursive: true });
-    renameSync(framesRoot, kept);
+    if (!lstatSync(framesRoot, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+    mkdirSync(holder, { recursive: true });
+    renameSync(framesRoot, join(holder, "frames"));
   } catch {
+    rmSync(holder, { recursive: true, force: true });
     return undefined;
   }
-  // A rename keeps the folder's time; sweepKeptFrames counts from now.
-  utimesSync(kept, new Date(), new Date());
+  const kept = { path: holder, outDir, framesRoot };
+  try {
+    writeFileSync(join(outDir, MARKER), `framecache keeps ${framesRoot} in ${holder} until the build writes its bundle\n`);
+  } catch {
+    // Without the marker an emptied output cannot be told from one left alone: put them back now.
+    renameSync(join(holder, "frames"), framesRoot);
+    rmSync(holder, { recursive: true, force: true });
+    return undefined;
+  }
   return kept;
 }
 
 /**
- * Put kept frames back at `framesRoot`, less the entries this build does not use, as though the
- * folder had been emptied; the caller checks each remaining entry's frames before using them.
- * Something else in the folder's place (the public folder's copy) wins: the kept frames stay
- * where they are, for dropFrames. False when nothing was returned.
+ * Put kept frames back. Where the output was emptied meanwhile (the marker is gone) only the entries
+ * in `used` return, as though the folder had been emptied and those placed again (none without
+ * `used`: a build that stopped before writing); otherwise all of them, as nothing was removed.
+ * Whatever holds a name already (the public folder's copy) wins. The caller checks each entry's
+ * frames before using them. Never throws: what cannot be put back is placed again by the caller,
+ * and what is left in the store goes to its gc.
  */
-export function returnFrames(kept: string, framesRoot: string, used: ReadonlySet<string>): boolean {
-  if (existsSync(framesRoot)) return false;
+export function returnFrames(kept: KeptFrames, used?: ReadonlySet<string>): void {
+  const marker = join(kept.outDir, MARKER);
+  const emptied = !existsSync(marker);
+  const returns = (name: string) => !emptied || used?.has(name) === true;
+  const frames = join(kept.path, "frames");
   try {
-    mkdirSync(dirname(framesRoot), { recursive: true });
-    renameSync(kept, framesRoot);
+    rmSync(marker, { force: true });
+    if (emptied && !used) return;
+    if (!existsSync(kept.framesRoot)) {
+      mkdirSync(dirname(kept.framesRoot), { recursive: true });
+      renameSync(frames, kept.framesRoot);
+      for (const name of readdirSync(kept.framesRoot)) if (!returns(name)) rmSync(join(kept.framesRoot, name), { recursive: true, force: true });
+      return;
+    }
+    for (const name of readdirSync(frames)) {
+      if (returns(name) && !existsSync(join(kept.framesRoot, name))) renameSync(join(frames, name), join(kept.framesRoot, name));
+    }
   } catch {
-    return false;
+    // Left to the caller's placing.
+  } finally {
+    try {
+      rmSync(kept.path, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // Left to gc.
+    }
   }
-  for (const name of readdirSync(framesRoot)) {
-    if (!used.has(name)) rmSync(join(framesRoot, name), { recursive: true, force: true });
-  }
-  return true;
-}
-
-/** Remove kept frames that were not returned (a build that failed before writing); none is a no-op. */
-export function dropFrames(kept: string): Promise<void> {
-  return rm(kept, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Kept frames whose build is gone: its process died, or it held them for more than an hour. */
@@ -59,10 +91,11 @@ export async function sweepKeptFrames(storeDir: string, now: number, dryRun: boo
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    const [host, pid] = name.split("-");
     const mtimeMs = (await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? 0;
-    if (Number.isInteger(pid) && processAlive(pid) && now - mtimeMs < HOUR_MS) continue;
-    if (!dryRun) await dropFrames(join(dir, name));
+    const running = host !== HOST || processAlive(Number(pid));
+    if (running && now - mtimeMs < HOUR_MS) continue;
+    if (!dryRun) await rm(join(dir, name), { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
     removed++;
   }
   return removed;

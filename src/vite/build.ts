@@ -1,11 +1,11 @@
 import { writeFile } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import fg from "fast-glob";
 import type { Plugin, ResolvedConfig } from "vite";
 import type { FramecacheError } from "../core/errors.js";
 import { urlPrefixFor } from "../core/paths.js";
 import { framesDir, manifestJson, resultsByComposition, rewriteComposition, writeFrames } from "../pipeline/output.js";
-import { dropFrames, keepFrames } from "../store/kept-frames.js";
+import { keepFrames, returnFrames, type KeptFrames } from "../store/kept-frames.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
 import { isRolldown } from "./compat.js";
 import type { PluginShared } from "./shared.js";
@@ -16,8 +16,10 @@ const MANIFEST = "framecache-manifest.json";
 export function buildPlugin(shared: PluginShared): Plugin {
   /** Root HTML inputs, which Vite itself writes (rewritten by transformIndexHtml). */
   let viteEmitsHtml = new Set<string>();
-  /** The previous build's frames, out of the way of Vite's emptying until writeBundle returns them. */
-  let kept: { outDir: string; path: string } | undefined;
+  /** Each output's frames from before the build, out of the way of Vite's emptying until writeBundle. */
+  const kept = new Map<string, KeptFrames>();
+  /** closeBundle ran: a buildEnd still waiting (another plugin's failed first) keeps nothing. */
+  let closed = false;
   return {
     name: "framecache:build",
     apply: "build",
@@ -32,6 +34,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
     },
 
     async buildStart(inputOptions) {
+      closed = false;
       const run = shared.startRun();
       const { root, vite, options } = shared.context;
       const { html, globbed } = await compositionRoots(root, inputOptions.input, options.compositions);
@@ -45,14 +48,14 @@ export function buildPlugin(shared: PluginShared): Plugin {
       if (error || !extraction) return;
       const { errors, results } = await extraction;
       if (errors.length > 0) this.error(combine(errors, shared.context.root));
-      // The last hook before Vite empties the output, in every major since 5. Since 6 each
-      // environment (client, SSR) has its own output, and its own buildEnd.
-      const environment = (this as { environment?: { config: ResolvedConfig } }).environment;
-      const outDir = emptiedOutDir(environment?.config ?? shared.context.config);
-      if (outDir && results.length + shared.run!.imported.length > 0) {
-        const path = keepFrames(join(outDir, framesDir(shared.context.assetsDir, "")), await shared.run!.engine.storeDir());
-        kept = path ? { outDir, path } : undefined;
-      }
+      // The last hook before Vite empties the output, in every major since 5. Each environment (Vite 6
+      // and later) has its own output and buildEnd. Watch mode empties at other times: left alone.
+      const config = (this as { environment?: { config: ResolvedConfig } }).environment?.config ?? shared.context.config;
+      if (closed || !config || config.build.write === false || this.meta.watchMode || results.length + shared.run!.imported.length === 0) return;
+      const outDir = resolve(config.root, config.build.outDir);
+      if (kept.has(outDir)) return;
+      const frames = keepFrames(outDir, join(outDir, framesDir(shared.context.assetsDir, "")), await shared.run!.engine.storeDir());
+      if (frames) kept.set(outDir, frames);
     },
 
     transformIndexHtml: {
@@ -92,7 +95,8 @@ export function buildPlugin(shared: PluginShared): Plugin {
       const engine = run.engine;
       const report = engine.report;
       const emitStarted = performance.now();
-      const previous = kept?.outDir === outDir ? kept.path : undefined;
+      const previous = kept.get(outDir);
+      kept.delete(outDir);
       const placed = await writeFrames([...built.results, ...run.imported], outDir, assetsDir, previous);
       report.emitMs += performance.now() - emitStarted;
       report.framesWritten = placed.frames;
@@ -106,8 +110,10 @@ export function buildPlugin(shared: PluginShared): Plugin {
 
     // After Vite's own file listing, so the summary is the last word of the build.
     async closeBundle() {
-      if (kept) await dropFrames(kept.path);
-      kept = undefined;
+      closed = true;
+      // Not written (a failed build, or another output's): back as they were, unless Vite emptied the output.
+      for (const frames of kept.values()) returnFrames(frames);
+      kept.clear();
       const run = shared.run;
       if (!run?.extraction) return;
       const { engine } = run;
@@ -123,15 +129,6 @@ export function buildPlugin(shared: PluginShared): Plugin {
       await engine.dispose();
     },
   };
-}
-
-/** The output folder that Vite empties before writing, resolved as Vite does; none when it keeps it or writes nothing. */
-function emptiedOutDir(config: ResolvedConfig | undefined): string | undefined {
-  if (!config || config.build.write === false) return undefined;
-  const outDir = resolve(config.root, config.build.outDir);
-  const fromRoot = relative(config.root, outDir);
-  const inRoot = fromRoot !== "" && !fromRoot.startsWith("..") && !isAbsolute(fromRoot);
-  return (config.build.emptyOutDir ?? inRoot) ? outDir : undefined;
 }
 
 /** HTML inputs of the build plus the `compositions` globs, as absolute paths. */
