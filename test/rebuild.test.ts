@@ -92,6 +92,7 @@ describe("a rebuild into the previous build's output", () => {
     expect(placedEntries()).toEqual(before);
     expectLinkedFromStore(cache);
     expect(kept(cache)).toEqual([]);
+    expect(existsSync(join(dir, "dist/.framecache-frames-kept"))).toBe(false);
   });
 
   it("leaves nothing kept when the build fails after Vite emptied the output", async () => {
@@ -117,6 +118,13 @@ describe("a rebuild into the previous build's output", () => {
     expect(placedEntries()).toHaveLength(4);
     expect(placedEntries()).toEqual(expect.arrayContaining(first));
     expectLinkedFromStore(cache);
+
+    // What a build killed while it kept the frames leaves: no frames folder, and the marker.
+    execFileSync("rm", ["-r", framesRoot()]);
+    writeFileSync(join(dir, "dist/.framecache-frames-kept"), "stale");
+    await viteBuild(dir, { cacheDir: cache }, { build: { emptyOutDir: false } });
+    expect(existsSync(join(dir, "dist/.framecache-frames-kept"))).toBe(false);
+    expect(placedEntries()).toEqual(Object.values(entryById()).sort());
   });
 
   it("places every frame in each of two outputs", async () => {
@@ -138,14 +146,14 @@ describe("kept frames in the store", () => {
     const cache = join(dir, "cache");
     const dead = execFileSync("sh", ["-c", "echo $$"], { encoding: "utf8" }).trim();
     const host = (name: string) => `${createHash("sha256").update(hostname()).digest("hex").slice(0, 8)}-${name}`;
-    for (const name of [host(`${dead}-0badf00d`), host(`${process.pid}-0000beef`), `0othrhst-${process.pid}-00c0ffee`]) {
+    for (const name of [host(`${dead}-0badf00d`), host(`${process.pid}-0000beef`), `0othrhst-${dead}-00c0ffee`]) {
       mkdirSync(join(cache, ".kept", name, "frames/hfcache-v2-0123456789abcdef"), { recursive: true });
       writeFileSync(join(cache, ".kept", name, "frames/hfcache-v2-0123456789abcdef/frame_00001.jpg"), "x");
     }
     // Another host's pid says nothing here: only its age counts.
     const stats = await collectGarbage(cache);
     expect(stats.partialsRemoved).toBe(1);
-    expect(kept(cache).sort()).toEqual([`0othrhst-${process.pid}-00c0ffee`, host(`${process.pid}-0000beef`)].sort());
+    expect(kept(cache).sort()).toEqual([`0othrhst-${dead}-00c0ffee`, host(`${process.pid}-0000beef`)].sort());
     // Held for more than an hour: its build is taken for gone even though the pid runs.
     const old = new Date(Date.now() - 2 * 3_600_000);
     for (const name of kept(cache)) utimesSync(join(cache, ".kept", name), old, old);

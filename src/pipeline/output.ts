@@ -7,7 +7,7 @@ import type { TreeTiming } from "../core/timeline.js";
 import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntries } from "../store/emit.js";
-import { returnFrames, type KeptFrames } from "../store/kept-frames.js";
+import { dropMarker, returnFrames, type KeptFrames } from "../store/kept-frames.js";
 import type { Composition } from "./compositions.js";
 import type { PlannedVideo, VideoResult } from "./results.js";
 
@@ -118,6 +118,7 @@ export async function writeFrames(results: VideoResult[], outDir: string, assets
   const entries = [...new Map(results.map((v) => [v.entry.name, v.entry])).values()];
   const root = join(outDir, framesDir(assetsDir, ""));
   if (kept) returnFrames(kept, new Set(entries.map((e) => e.name)));
+  else dropMarker(outDir);
   const placements = entries.map((entry) => ({ entry, dir: join(root, entry.name) }));
   await linkEntries(placements, existsSync(root));
   return { frames: entries.reduce((n, e) => n + e.frames, 0), bytes: entries.reduce((n, e) => n + e.bytes, 0) };

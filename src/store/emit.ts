@@ -38,7 +38,7 @@ export async function linkEntries(placements: Iterable<{ entry: StoredEntry; dir
     if (reuse) {
       const before = placedBefore(entry, dir);
       if (before === "same") continue;
-      if (before === "other") rmSync(dir, { recursive: true, force: true });
+      if (before === "other") await storeIo(`clearing ${dir} for the frames of ${entry.name}`, dir, async () => rmSync(dir, { recursive: true, force: true }));
     }
     if (!linking) {
       await linkEntry(entry, dir);
@@ -60,21 +60,19 @@ export async function linkEntries(placements: Iterable<{ entry: StoredEntry; dir
 
 /** What `dir` holds: nothing, or the entry's frames linked from the store and nothing else, or something other. */
 function placedBefore(entry: StoredEntry, dir: string): "none" | "same" | "other" {
-  let names: string[];
   try {
-    names = readdirSync(dir);
+    if (readdirSync(dir).length !== entry.frames) return "other";
+    for (let i = 1; i <= entry.frames; i++) {
+      const name = frameFileName(i, entry.format);
+      // As bigints: an NTFS or ReFS file id can exceed 2^53.
+      const placed = lstatSync(join(dir, name), { bigint: true, throwIfNoEntry: false });
+      const stored = statSync(join(entry.dir, name), { bigint: true, throwIfNoEntry: false });
+      if (!placed || !stored || placed.ino !== stored.ino || placed.dev !== stored.dev) return "other";
+    }
+    return "same";
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? "none" : "other";
   }
-  if (names.length !== entry.frames) return "other";
-  for (let i = 1; i <= entry.frames; i++) {
-    const name = frameFileName(i, entry.format);
-    // As bigints: an NTFS or ReFS file id can exceed 2^53.
-    const placed = lstatSync(join(dir, name), { bigint: true, throwIfNoEntry: false });
-    const stored = statSync(join(entry.dir, name), { bigint: true, throwIfNoEntry: false });
-    if (!placed || !stored || placed.ino !== stored.ino || placed.dev !== stored.dev) return "other";
-  }
-  return "same";
 }
 
 /** Hard-link an entry's frames into `destDir` until one cannot be; returns the first frame not placed. */

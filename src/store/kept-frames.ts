@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { HOUR_MS } from "./inventory.js";
 import { processAlive } from "./lock.js";
 
@@ -30,23 +30,27 @@ const HOST = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 export function keepFrames(outDir: string, framesRoot: string, storeDir: string): KeptFrames | undefined {
   const holder = join(storeDir, KEPT_DIR, `${HOST}-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
+    // A link on the way (frames, or a folder above it) would take someone else's folder out of it.
     if (!lstatSync(framesRoot, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+    if (realpathSync(framesRoot) !== join(realpathSync(outDir), relative(outDir, framesRoot))) return undefined;
     mkdirSync(holder, { recursive: true });
     renameSync(framesRoot, join(holder, "frames"));
   } catch {
     rmSync(holder, { recursive: true, force: true });
     return undefined;
   }
-  const kept = { path: holder, outDir, framesRoot };
   try {
-    writeFileSync(join(outDir, MARKER), `framecache keeps ${framesRoot} in ${holder} until the build writes its bundle\n`);
+    writeFileSync(join(outDir, MARKER), "framecache: this build's frames are kept in its store until it writes its bundle\n");
   } catch {
     // Without the marker an emptied output cannot be told from one left alone: put them back now.
-    renameSync(join(holder, "frames"), framesRoot);
-    rmSync(holder, { recursive: true, force: true });
+    try {
+      renameSync(join(holder, "frames"), framesRoot);
+    } catch {
+      // Placed again by the build; the rest is gc's.
+    }
     return undefined;
   }
-  return kept;
+  return { path: holder, outDir, framesRoot };
 }
 
 /**
@@ -83,6 +87,11 @@ export function returnFrames(kept: KeptFrames, used?: ReadonlySet<string>): void
       // Left to gc.
     }
   }
+}
+
+/** Remove a marker that a build killed while it kept its frames left behind. */
+export function dropMarker(outDir: string): void {
+  rmSync(join(outDir, MARKER), { force: true });
 }
 
 /** Kept frames whose build is gone: its process died, or it held them for more than an hour. */

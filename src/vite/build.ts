@@ -7,7 +7,8 @@ import { urlPrefixFor } from "../core/paths.js";
 import { framesDir, manifestJson, resultsByComposition, rewriteComposition, writeFrames } from "../pipeline/output.js";
 import { keepFrames, returnFrames, type KeptFrames } from "../store/kept-frames.js";
 import { roundMs, summaryLine } from "../ui/summary.js";
-import { isRolldown } from "./compat.js";
+import { closesAfterFailedBuildEnd, isRolldown } from "./compat.js";
+import type { Run } from "./run.js";
 import type { PluginShared } from "./shared.js";
 
 const MANIFEST = "framecache-manifest.json";
@@ -18,8 +19,8 @@ export function buildPlugin(shared: PluginShared): Plugin {
   let viteEmitsHtml = new Set<string>();
   /** Each output's frames from before the build, out of the way of Vite's emptying until writeBundle. */
   const kept = new Map<string, KeptFrames>();
-  /** closeBundle ran: a buildEnd still waiting (another plugin's failed first) keeps nothing. */
-  let closed = false;
+  /** The run between buildStart and closeBundle: a buildEnd that resumes after (another plugin's failed first) keeps nothing. */
+  let open: Run | undefined;
   return {
     name: "framecache:build",
     apply: "build",
@@ -34,8 +35,8 @@ export function buildPlugin(shared: PluginShared): Plugin {
     },
 
     async buildStart(inputOptions) {
-      closed = false;
       const run = shared.startRun();
+      open = run;
       const { root, vite, options } = shared.context;
       const { html, globbed } = await compositionRoots(root, inputOptions.input, options.compositions);
       viteEmitsHtml = new Set(vite ? html : []);
@@ -44,17 +45,19 @@ export function buildPlugin(shared: PluginShared): Plugin {
     },
 
     async buildEnd(error) {
-      const extraction = shared.run?.extraction;
-      if (error || !extraction) return;
-      const { errors, results } = await extraction;
+      const run = shared.run;
+      if (error || !run?.extraction) return;
+      const { errors, results } = await run.extraction;
       if (errors.length > 0) this.error(combine(errors, shared.context.root));
       // The last hook before Vite empties the output, in every major since 5. Each environment (Vite 6
       // and later) has its own output and buildEnd. Watch mode empties at other times: left alone.
       const config = (this as { environment?: { config: ResolvedConfig } }).environment?.config ?? shared.context.config;
-      if (closed || !config || config.build.write === false || this.meta.watchMode || results.length + shared.run!.imported.length === 0) return;
+      if (!config || config.build.write === false || this.meta.watchMode || !closesAfterFailedBuildEnd(this.meta)) return;
+      if (results.length + run.imported.length === 0) return;
       const outDir = resolve(config.root, config.build.outDir);
-      if (kept.has(outDir)) return;
-      const frames = keepFrames(outDir, join(outDir, framesDir(shared.context.assetsDir, "")), await shared.run!.engine.storeDir());
+      const store = await run.engine.storeDir();
+      if (open !== run || kept.has(outDir)) return;
+      const frames = keepFrames(outDir, join(outDir, framesDir(shared.context.assetsDir, "")), store);
       if (frames) kept.set(outDir, frames);
     },
 
@@ -91,7 +94,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
       const built = await run?.extraction;
       if (!run || !built) return;
       const { options, assetsDir } = shared.context;
-      const outDir = outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : resolve("dist"));
+      const outDir = resolve(outputOptions.dir ?? (outputOptions.file ? resolve(outputOptions.file, "..") : "dist"));
       const engine = run.engine;
       const report = engine.report;
       const emitStarted = performance.now();
@@ -110,7 +113,7 @@ export function buildPlugin(shared: PluginShared): Plugin {
 
     // After Vite's own file listing, so the summary is the last word of the build.
     async closeBundle() {
-      closed = true;
+      open = undefined;
       // Not written (a failed build, or another output's): back as they were, unless Vite emptied the output.
       for (const frames of kept.values()) returnFrames(frames);
       kept.clear();

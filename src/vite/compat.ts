@@ -68,6 +68,12 @@ export function isRolldown(meta: object): boolean {
   return "rolldownVersion" in meta;
 }
 
+/** Rolldown, or Rollup from 4.35 (rollup#5867): a failing buildEnd still reaches closeBundle. */
+export function closesAfterFailedBuildEnd(meta: { rollupVersion?: string }): boolean {
+  const [major = 0, minor = 0] = (meta.rollupVersion ?? "").split(".").map(Number);
+  return isRolldown(meta) || major > 4 || (major === 4 && minor >= 35);
+}
+
 /**
  * Vite's own check of server.fs (deny, allow, strict) for a file a dev page asks for.
  * Vite 6+ exports it taking the resolved config, Vite 5.4 taking the dev server (it reads the
