@@ -7,7 +7,6 @@ import type { TreeTiming } from "../core/timeline.js";
 import { hostTimingAttributes, rootTimingAttributes, videoTimingAttributes } from "../core/timing-attributes.js";
 import { fpsValue, fromMicros } from "../core/time.js";
 import { linkEntries } from "../store/emit.js";
-import { dropMarker, returnFrames, type KeptFrames } from "../store/kept-frames.js";
 import type { Composition } from "./compositions.js";
 import type { PlannedVideo, VideoResult } from "./results.js";
 
@@ -111,14 +110,12 @@ export function manifestJson(results: VideoResult[], assetsDir: string): string 
 }
 
 /**
- * Link each distinct entry's frames under `outDir`; returns frames and bytes placed. `kept`: this
- * output's frames from before the build (see keepFrames), put back first.
+ * Link each distinct entry's frames under `outDir`; returns frames and bytes placed. Folders already
+ * there (a previous build's) are checked and kept where they still hold the store's frames.
  */
-export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string, kept?: KeptFrames): Promise<{ frames: number; bytes: number }> {
+export async function writeFrames(results: VideoResult[], outDir: string, assetsDir: string): Promise<{ frames: number; bytes: number }> {
   const entries = [...new Map(results.map((v) => [v.entry.name, v.entry])).values()];
   const root = join(outDir, framesDir(assetsDir, ""));
-  if (kept) returnFrames(kept, new Set(entries.map((e) => e.name)));
-  else dropMarker(outDir);
   const placements = entries.map((entry) => ({ entry, dir: join(root, entry.name) }));
   await linkEntries(placements, existsSync(root));
   return { frames: entries.reduce((n, e) => n + e.frames, 0), bytes: entries.reduce((n, e) => n + e.bytes, 0) };

@@ -7,7 +7,7 @@ import { HOUR_MS } from "./inventory.js";
 import { processAlive } from "./lock.js";
 
 /** Under the store: frames of an output folder, kept there while the bundler may empty that folder. */
-export const KEPT_DIR = ".kept";
+const KEPT_DIR = ".kept";
 /** Left in the output while its frames are kept: gone by the time they return if the output was emptied. */
 const MARKER = ".framecache-frames-kept";
 
