@@ -129,8 +129,7 @@ export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyfram
   if (!task.seekable) return undefined;
   const tickTime = Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
   if (!seeksByTable(task)) return task.seek + tickTime;
-  // A keyframe within a quarter frame after the tick rounds to it: it is the frame shown then.
-  const target = task.origin + tickTime + Math.floor((task.fps.den * 1e6) / (4 * task.fps.num));
+  const target = seekTarget(task, tick);
   let shown: Micros | undefined;
   let laterDecoded = Infinity;
   for (const k of keyframes ?? []) {
@@ -140,6 +139,22 @@ export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyfram
   if (shown === undefined) return 0;
   // `origin - seek` is where the container's clock starts on the stream's: -ss counts from there.
   return Math.max(0, Math.min(shown, laterDecoded - 1) - (task.origin - task.seek));
+}
+
+/**
+ * How far on the stream's clock a keyframe table must be complete for seekPoint to find the seek
+ * of `span` as the whole table would: every keyframe not yet listed is read after one listed (it
+ * decodes, and so shows, later), so past the target it changes neither the keyframe shown by then
+ * nor the later keyframes' decode times that can bound it.
+ */
+export function keyframesNeeded(task: Task, span: FrameSpan = { first: 1, count: task.frameCount }): Micros {
+  return seekTarget(task, span.first - 1) + 1;
+}
+
+/** Where a seek to `tick` looks for its keyframe; one within a quarter frame after the tick rounds to it: it is the frame shown then. */
+function seekTarget(task: Task, tick: number): Micros {
+  const tickTime = Math.floor((tick * task.fps.den * 1e6) / task.fps.num);
+  return task.origin + tickTime + Math.floor((task.fps.den * 1e6) / (4 * task.fps.num));
 }
 
 /** Whether extracting `span` of the task seeks past the start of a source whose seeks take its keyframe table. */

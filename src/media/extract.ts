@@ -1,13 +1,14 @@
 import { copyFile, link, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FramecacheError } from "../core/errors.js";
-import { extractionArgs, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
+import { extractionArgs, keyframesNeeded, needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
 import { FfmpegProgressParser, type FfmpegProgress } from "../core/ffmpeg-progress.js";
 import { frameFileName, frameIndex } from "../core/frames.js";
 import { fsError, fsErrorFromText } from "../core/fs-errors.js";
 import type { FrameFormat } from "../core/key.js";
 import type { Task } from "../core/plan.js";
 import type { FrameSpan } from "../core/spans.js";
+import type { Micros } from "../core/time.js";
 import type { Binaries } from "./binaries.js";
 import { run, type RunResult } from "./run.js";
 
@@ -20,7 +21,7 @@ export interface ExtractOptions {
   /** Called with each block of ffmpeg's own `-progress` report (about every 0.5 s). */
   onProgress?: (progress: FfmpegProgress) => void;
   /** The source's keyframes, asked for only when a span seeks past its start (see seekPoint). */
-  keyframes?: () => Promise<readonly Keyframe[]>;
+  keyframes?: (through?: Micros) => Promise<readonly Keyframe[]>;
 }
 
 export const NO_FRAMES_HINT = "The media start may be at the very end of the source; check data-media-start.";
@@ -42,7 +43,8 @@ export async function extractFrames(binaries: Binaries, task: Task, dir: string,
 export async function extractSpan(binaries: Binaries, task: Task, dir: string, span: FrameSpan, options: ExtractOptions = {}): Promise<number> {
   if (task.tonemap && !binaries.features.zscale) throw tonemapMissing(binaries, task);
   const { onProgress } = options;
-  const keyframes = needsKeyframes(task, span) ? await options.keyframes?.() : undefined;
+  // Only as far as this span's seek: the rest of a long source's table may still be listing.
+  const keyframes = needsKeyframes(task, span) ? await options.keyframes?.(keyframesNeeded(task, span)) : undefined;
   const args = extractionArgs(task, dir, span, keyframes);
   if (onProgress) args.unshift("-progress", "pipe:1", "-nostats");
   options.onSpawn?.(args);

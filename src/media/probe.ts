@@ -1,7 +1,8 @@
 import { FramecacheError, type SourceLocation } from "../core/errors.js";
 import type { SourceInfo } from "../core/plan.js";
 import type { Keyframe } from "../core/ffmpeg-args.js";
-import { toMicros, type Rational } from "../core/time.js";
+import { KeyframeListing } from "../core/keyframe-listing.js";
+import type { Rational } from "../core/time.js";
 import { cannotRun, requireVersion, type Located } from "./binaries.js";
 import { run, type RunResult } from "./run.js";
 
@@ -20,22 +21,15 @@ interface ProbeStream {
   side_data_list?: { rotation?: number }[];
 }
 
-/** A packet, or with `packets_and_frames` a packet or a decoded frame. */
 interface ProbePacket {
-  type?: "packet" | "frame";
   pts_time?: string;
-  dts_time?: string;
   duration_time?: string;
-  flags?: string;
-  key_frame?: number;
 }
 
 interface ProbeOutput {
   streams?: ProbeStream[];
   format?: { format_name?: string; duration?: string; start_time?: string };
   packets?: ProbePacket[];
-  /** What `-show_entries packet=…:frame=…` prints: both, in file order. */
-  packets_and_frames?: ProbePacket[];
   program_version?: { version?: string; configuration?: string };
 }
 
@@ -127,9 +121,18 @@ export async function probeSource(
   return { info, build };
 }
 
-async function ffprobe(binary: Located, file: string, args: string[], options: { signal?: AbortSignal; timeoutMs?: number; priority?: number } = {}): Promise<RunResult> {
-  const { timeoutMs = PROBE_TIMEOUT_MS, ...rest } = options;
-  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", "json", `file:${file}`], { ...rest, timeoutMs });
+interface FfprobeOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  priority?: number;
+  /** `json` unless told; `compact` prints a line per packet or frame, to read as it comes. */
+  format?: "json" | "compact";
+  onStdout?: (chunk: string) => void;
+}
+
+async function ffprobe(binary: Located, file: string, args: string[], options: FfprobeOptions = {}): Promise<RunResult> {
+  const { timeoutMs = PROBE_TIMEOUT_MS, format = "json", ...rest } = options;
+  const result = await run(binary.path, ["-v", "error", "-select_streams", "v:0", ...args, "-of", format, `file:${file}`], { ...rest, timeoutMs });
   // A binary that cannot be started is the binary's fault, not the video's.
   if (CANNOT_START.has(String(result.error?.code)) && !result.canceled) throw cannotRun(binary, result.error);
   return result;
@@ -157,7 +160,11 @@ export interface KeyframeOptions {
   signal?: AbortSignal;
   /** Niceness, for a listing made ahead of need. */
   priority?: number;
+  /** Told as the listing reads on: the table is complete before `through` (see KeyframeListing). */
+  onProgress?: (listing: KeyframeListing) => void;
 }
+
+const DECODING = ["-skip_frame", "nokey", "-skip_idct", "all", "-skip_loop_filter", "all"];
 
 /**
  * The video stream's keyframes (display and decode times, in microseconds on the stream's own
@@ -166,35 +173,34 @@ export interface KeyframeOptions {
  * keyframe, roughly, and keeps only flagged packets that decode as one; it decodes nothing else.
  * That takes long only where every frame is a keyframe (all-intra, 4K): when it runs out of
  * time, the flags are taken as they are if every packet has one, which is right for such a
- * source; otherwise the listing fails, and nothing is remembered.
+ * source; otherwise the listing fails, and nothing is remembered. A long source takes seconds
+ * (a keyframe decoded costs about 12 ms at 1080p), so `onProgress` hears the table as it grows,
+ * from the first listing only: the flags alone are not known to be right until the last packet.
  */
 export async function probeKeyframes(binary: Located, file: string, options: KeyframeOptions = {}): Promise<Keyframe[]> {
-  const { decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS, ...how } = options;
-  const decoding = ["-skip_frame", "nokey", "-skip_idct", "all", "-skip_loop_filter", "all"];
-  let result = decodeKeyframes
-    ? await ffprobe(binary, file, [...decoding, "-show_entries", "packet=pts_time,dts_time,flags:frame=pts_time,key_frame"], { ...how, timeoutMs: decodeTimeoutMs })
-    : undefined;
-  const decodeTimedOut = result?.timedOut === true && !result.canceled;
-  if (!result || decodeTimedOut) result = await ffprobe(binary, file, ["-show_entries", "packet=pts_time,dts_time,flags"], how);
+  const { decodeKeyframes = false, decodeTimeoutMs = PROBE_TIMEOUT_MS, onProgress, ...how } = options;
+  const list = async (decode: boolean, timeoutMs: number, told?: (listing: KeyframeListing) => void) => {
+    const listing = new KeyframeListing(decode);
+    const entries = decode ? "packet=pts_time,dts_time,flags:frame=pts_time,key_frame" : "packet=pts_time,dts_time,flags";
+    const onStdout = (chunk: string) => {
+      listing.push(chunk);
+      told?.(listing);
+    };
+    const result = await ffprobe(binary, file, [...(decode ? DECODING : []), "-show_entries", entries], { ...how, timeoutMs, format: "compact", onStdout });
+    return { result, listing };
+  };
+  let { result, listing } = await list(decodeKeyframes, decodeKeyframes ? decodeTimeoutMs : PROBE_TIMEOUT_MS, onProgress);
+  const decodeTimedOut = decodeKeyframes && result.timedOut && !result.canceled;
+  if (decodeTimedOut) ({ result, listing } = await list(false, PROBE_TIMEOUT_MS));
   // Cancelled after ffprobe exited, its output may be cut short: never a table.
   if (result.canceled) throw new Error(`listing the keyframes of ${file} was cancelled`);
   if (result.exitCode !== 0) throw new Error(`ffprobe could not list the keyframes of ${file}: ${result.stderr.split("\n")[0]}`);
-  const parsed = parseJson(result.stdout);
-  const items = parsed?.packets_and_frames ?? parsed?.packets ?? [];
-  if (decodeTimedOut && !items.every((packet) => packet.flags?.startsWith("K"))) {
+  listing.end();
+  if (decodeTimedOut && !listing.allFlagged) {
     throw new Error(`decoding the keyframes of ${file} took longer than ${decodeTimeoutMs} ms, and it is not all keyframes`);
   }
-  const decodedKeys = parsed?.packets_and_frames && new Set(items.filter((i) => i.type === "frame" && i.key_frame === 1).map((f) => f.pts_time));
-  const keyframes: Keyframe[] = [];
-  for (const packet of items) {
-    if (packet.type === "frame") continue;
-    const pts = Number(packet.pts_time);
-    const dts = Number(packet.dts_time);
-    if (!packet.flags?.startsWith("K") || packet.pts_time === undefined || !Number.isFinite(pts)) continue;
-    if (decodedKeys && !decodedKeys.has(packet.pts_time)) continue;
-    keyframes.push({ pts: toMicros(pts), dts: packet.dts_time !== undefined && Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) });
-  }
-  return keyframes.sort((a, b) => a.pts - b.pts);
+  if (!decodeTimedOut) onProgress?.(listing);
+  return listing.keyframes();
 }
 
 /** ffprobe's JSON; anything else (a broken build, a wrapper's noise) reads as no streams. */

@@ -87,7 +87,7 @@ export class Engine {
     const binaries = () => this.facts.binaries();
     this.strategy = new ExtractionStrategy({
       binaries,
-      keyframes: (task) => this.facts.keyframesOf(task),
+      keyframes: (task, through) => this.facts.keyframesOf(task, through),
       timeout: options.timeout,
       concurrency: options.concurrency,
       segments: config.segments,

@@ -10,6 +10,8 @@ import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js"
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { ScanMemo } from "../store/scan-memo.js";
 import { timed, type Report } from "../core/report.js";
+import { GrowingTable, type KeyframeListing } from "../core/keyframe-listing.js";
+import type { Micros } from "../core/time.js";
 
 /** A file's stat identity: it changes when the file is replaced (a new inode) or written (size, mtime). */
 export function statStamp(st: { dev: number; ino: number; size: number; mtimeMs: number }): string {
@@ -35,11 +37,15 @@ export class SourceFacts {
   private memos?: Promise<Memos>;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
   private readonly keyframeTables = new Map<string, Promise<Keyframe[]>>();
+  /** The tables being listed now, by identity, as far as they are listed. */
+  private readonly listings = new Map<string, GrowingTable>();
   /** Tables being listed ahead of need, by identity, one at a time. */
   private readonly prefetches = new Map<string, AbortController>();
   private readonly prefetchQueue = pLimit(1);
   /** Listings made beside a probe (see listBeside), until they end. */
   private readonly besides = new Set<AbortController>();
+  /** Listings asked for by a seek, until they end. */
+  private readonly seekListings = new Set<AbortController>();
   /** Sources a video seeks into, by identity: as many as `probes` holds, and kept as long. */
   private readonly seeking = new Set<string>();
   /** Probes running now, by identity, each with what settles the listing made beside it. */
@@ -109,12 +115,35 @@ export class SourceFacts {
    * The source's keyframes, for seeks past its start; `identity` as for `probe`. A listing that
    * fails is remembered as empty for this engine (its seeks decode from the start), not on disk.
    */
-  keyframes(path: string, identity: string, decodeKeyframes: boolean): Promise<Keyframe[]> {
+  keyframes(path: string, identity: string, decodeKeyframes: boolean, through?: Micros): Promise<Keyframe[]> {
     // Needed now: a listing at idle priority would make this wait, so it gives way.
     this.prefetches.get(identity)?.abort();
-    return this.once(this.keyframeTables, identity, "probeMs", async () =>
-      (await this.memo()).keyframes.get(path, async () => probeKeyframes(await this.ffprobe(), path, { decodeKeyframes })).catch(() => []),
+    const whole = this.once(this.keyframeTables, identity, "probeMs", async () =>
+      (await this.memo()).keyframes
+        .get(path, async () => {
+          const table = this.growing(identity);
+          // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
+          const controller = new AbortController();
+          this.seekListings.add(controller);
+          const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table.grew(l) };
+          return probeKeyframes(await this.ffprobe(), path, options).finally(() => {
+            this.seekListings.delete(controller);
+            this.listed(identity, table);
+          });
+        })
+        .catch(() => []),
     );
+    return through === undefined ? whole : (this.listings.get(identity)?.until(through, whole) ?? whole);
+  }
+
+  /** Where a listing tells its progress to those waiting on part of its table, until it ends. */
+  private growing(identity: string, table = new GrowingTable()): GrowingTable {
+    this.listings.set(identity, table);
+    return table;
+  }
+
+  private listed(identity: string, table: GrowingTable): void {
+    if (this.listings.get(identity) === table) this.listings.delete(identity);
   }
 
   /**
@@ -128,12 +157,21 @@ export class SourceFacts {
     if (this.disposed || this.besides.size >= availableParallelism()) return undefined;
     const controller = new AbortController();
     this.besides.add(controller);
-    const listing = this.ffprobe().then((ffprobe) => probeKeyframes(ffprobe, path, { decodeKeyframes: true, signal: controller.signal }));
-    void listing.catch(() => undefined).finally(() => this.besides.delete(controller));
+    const table = new GrowingTable();
+    let ended = false;
+    const listing = this.ffprobe().then((ffprobe) => probeKeyframes(ffprobe, path, { decodeKeyframes: true, signal: controller.signal, onProgress: (l) => table.grew(l) }));
+    void listing
+      .catch(() => undefined)
+      .finally(() => {
+        ended = true;
+        this.besides.delete(controller);
+        this.listed(identity, table);
+      });
     return (info) => {
       if (info && keyframeListing(info)?.decodeKeyframes && !this.keyframeTables.has(identity)) {
         // A failed listing is remembered as empty for this engine, as `keyframes` does.
         this.keyframeTables.set(identity, this.memo().then((m) => m.keyframes.get(path, () => listing)).catch(() => []));
+        if (!ended) this.growing(identity, table);
       } else controller.abort();
     };
   }
@@ -143,9 +181,9 @@ export class SourceFacts {
     return (await this.memo()).scans;
   }
 
-  /** The keyframes of a task's source as it is now on disk. */
-  async keyframesOf(task: Task): Promise<Keyframe[]> {
-    return this.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
+  /** The keyframes of a task's source as it is now on disk: all of them, or at least those before `through`. */
+  async keyframesOf(task: Task, through?: Micros): Promise<Keyframe[]> {
+    return this.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints, through);
   }
 
   /** `prefetchKeyframes` for a task's source as it is now on disk. */
@@ -175,7 +213,7 @@ export class SourceFacts {
   dispose(): void {
     this.disposed = true;
     this.stopPrefetches();
-    for (const controller of this.besides) controller.abort();
+    for (const controller of [...this.besides, ...this.seekListings]) controller.abort();
   }
 
   /** The source's sha256; `identity` as for `probe`. */

@@ -9,6 +9,7 @@ import type { Logger } from "../core/logger.js";
 import { extractionTimeout } from "../core/options.js";
 import type { Task } from "../core/plan.js";
 import { timed, type Report, type TaskProgress } from "../core/report.js";
+import type { Micros } from "../core/time.js";
 import { bestReuse, segmentCount, sharedDecodes, type Donor } from "../core/spans.js";
 import type { Binaries } from "../media/binaries.js";
 import { digestFollowing } from "../media/digest.js";
@@ -19,7 +20,8 @@ import { assembleFrames, clearDir, extractSegments, storeDonors, UnusableDonor }
 
 export interface StrategyConfig {
   binaries: () => Promise<Binaries>;
-  keyframes: (task: Task) => Promise<Keyframe[]>;
+  /** The task's source's keyframes: all of them, or at least those before `through` (see keyframesNeeded). */
+  keyframes: (task: Task, through?: Micros) => Promise<Keyframe[]>;
   /** The `timeout` option: milliseconds per run, or scaled with the frame count. */
   timeout: number | undefined;
   concurrency: number;
@@ -60,7 +62,7 @@ export class ExtractionStrategy {
     const binaries = await this.config.binaries();
     const { batch, slot, donors = (t: Task) => storeDonors(store, t) } = batching ?? { slot: <T>(work: () => Promise<T>) => work() };
     const plan = bestReuse(task, [...shared, ...(await donors(task))]);
-    const keyframes = () => this.config.keyframes(task);
+    const keyframes = (through?: Micros) => this.config.keyframes(task, through);
     const options = {
       signal,
       onProgress: progress && ((p: FfmpegProgress) => progress.update(p)),
@@ -119,7 +121,7 @@ export class ExtractionStrategy {
       try {
         await mkdir(dir, { recursive: true });
         const binaries = await this.config.binaries();
-        const options = { signal, timeoutMs: extractionTimeout(task.frameCount, this.config.timeout), keyframes: () => this.config.keyframes(task) };
+        const options = { signal, timeoutMs: extractionTimeout(task.frameCount, this.config.timeout), keyframes: (through?: Micros) => this.config.keyframes(task, through) };
         const written = await slots(() => timed(report, "extractMs", () => extractFrames(binaries, task, dir, options)));
         donors.push({ dir, input: task.input, frames: task.frameCount, written });
       } catch (error) {
