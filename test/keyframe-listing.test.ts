@@ -100,10 +100,13 @@ echo listed >> "${log}"
     try {
       const { results, errors } = await engine.run([join(dir, "a.html")]);
       expect(errors).toEqual([]);
+      // Done while the listing stalls, whether ffmpeg started before the stall or after it.
       const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
-      expect(lines.map((l) => l.split(" ")[0])).toEqual(["stalled", "ffmpeg"]);
+      expect(lines).not.toContain("listed");
+      const runs = lines.filter((l) => l.startsWith("ffmpeg "));
+      expect(runs).toHaveLength(1);
       // Seeking to the keyframe at 1 s, found in the table so far (without one it would decode from 0).
-      expect(lines[1]).toMatch(/ -ss 1 /);
+      expect(runs[0]).toMatch(/ -ss 1 /);
       expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(30, 15));
     } finally {
       await engine.dispose();
