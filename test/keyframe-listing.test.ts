@@ -1,10 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { keyframesNeeded, seekPoint, type Keyframe } from "../src/core/ffmpeg-args.js";
 import { KeyframeListing } from "../src/core/keyframe-listing.js";
 import { silentLogger } from "../src/core/logger.js";
 import { resolveOptions } from "../src/core/options.js";
+import type { Task } from "../src/core/plan.js";
 import { probeKeyframes } from "../src/media/probe.js";
 import { Engine } from "../src/pipeline/engine.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
@@ -27,20 +29,23 @@ function compactListing(file: string): string {
 }
 
 /** The listing read in uneven pieces, as a pipe gives it; each step's `through` and table. */
-function readInPieces(text: string): { through: number; pts: number[] }[] {
-  const listing = new KeyframeListing(true);
-  const steps: { through: number; pts: number[] }[] = [];
+function readInPieces(text: string, decoded = true): { through: number; table: Keyframe[] }[] {
+  const listing = new KeyframeListing(decoded);
+  const steps: { through: number; table: Keyframe[] }[] = [];
   for (let at = 0, size = 1; at < text.length; at += size, size = (size * 7 + 13) % 301) {
     listing.push(text.slice(at, at + size));
-    steps.push({ through: listing.through, pts: listing.keyframes().map((k) => k.pts) });
+    steps.push({ through: listing.through, table: listing.keyframes() });
   }
   listing.end();
-  steps.push({ through: listing.through, pts: listing.keyframes().map((k) => k.pts) });
+  steps.push({ through: listing.through, table: listing.keyframes() });
   return steps;
 }
 
+/** Only what seekPoint reads of a 30 fps task whose seeks take the table. */
+const SEEKING = { seekable: true, reorders: true, recoveryPoints: false, fps: { num: 30, den: 1 }, origin: 0, seek: 0 } as Task;
+
 describe("KeyframeListing", () => {
-  it("read as it comes, holds every keyframe before `through` and nothing that is not one", () => {
+  it("read as it comes, holds every keyframe that decodes before `through` and nothing that is not one", () => {
     const gop = makeCodedVideo(join(dir, "gop.mp4"), { seconds: 8, codec: GOP_30 });
     // Flagged every second, but only the first frame decodes on its own: the rest are recovery points.
     const refresh = join(dir, "refresh.mp4");
@@ -50,7 +55,11 @@ describe("KeyframeListing", () => {
       [refresh, [0]],
     ] as const) {
       const steps = readInPieces(compactListing(file));
-      for (const { through, pts } of steps) expect(pts).toEqual(all.filter((p) => p < through));
+      for (const { through, table } of steps) {
+        const pts = table.map((k) => k.pts);
+        expect(pts.filter((p) => p < through)).toEqual(all.filter((p) => p < through));
+        expect(all).toEqual(expect.arrayContaining(pts));
+      }
       const throughs = steps.map((s) => s.through);
       expect(throughs).toEqual([...throughs].sort((a, b) => a - b));
       expect(steps.at(-1)!.through).toBe(Infinity);
@@ -58,8 +67,37 @@ describe("KeyframeListing", () => {
         // The table grows while the listing reads: past the middle of the source well before its end.
         expect(steps.findIndex((s) => s.through > 4e6)).toBeLessThan(steps.length * 0.8);
       } else {
-        // A flagged packet that never decodes shows no frame to pass it by: it holds the table back to the end.
+        // A flagged packet that never decodes has no frame to settle it: it holds the table back to the end.
         expect(steps.slice(0, -1).every((s) => s.through <= 1e6)).toBe(true);
+      }
+    }
+  });
+
+  it("gives every seek it says it is far enough for as the whole table does, with open GOPs and keyframes decoded out of order", () => {
+    const sources = {
+      // Leading pictures of each CRA show before it but decode after: a later keyframe decodes before one shown earlier.
+      "x265 open GOP": ["-c:v", "libx265", "-x265-params", "keyint=4:min-keyint=4:bframes=4:log-level=error", "-pix_fmt", "yuv420p"],
+      // With -skip_frame nokey, ffmpeg 5.1 gives the keyframe at 2 s before those at 0 and 1 s.
+      "x264 open GOP": ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "open-gop=1:keyint=30", "-pix_fmt", "yuv420p"],
+      "x264 B-frames": GOP_30,
+    };
+    for (const [name, codec] of Object.entries(sources)) {
+      const file = join(dir, `${name.replaceAll(" ", "-")}.mp4`);
+      execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=4", ...codec, file]);
+      const text = compactListing(file);
+      for (const decoded of [true, false]) {
+        const steps = readInPieces(text, decoded);
+        const whole = steps.at(-1)!.table;
+        let checked = 0;
+        for (const { through, table } of steps) {
+          for (let tick = 0; tick < 120; tick++) {
+            if (keyframesNeeded(SEEKING, { first: tick + 1, count: 1 }) > through) break;
+            expect(seekPoint(SEEKING, tick, table), `${name}, tick ${tick}`).toBe(seekPoint(SEEKING, tick, whole));
+            checked++;
+          }
+        }
+        // Not vacuous: for the closed GOPs at least, seeks were answered before the end.
+        if (name === "x264 B-frames") expect(checked).toBeGreaterThan(steps.length * 10);
       }
     }
   });
@@ -76,9 +114,12 @@ describe("KeyframeListing", () => {
 });
 
 describe("a seek early in a source whose keyframes are still being listed", () => {
-  it("extracts once the listing has passed it, with the frames the whole table gives", async () => {
-    makeCodedVideo(join(dir, "clip.mp4"), { seconds: 10, codec: GOP_30 });
-    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>` });
+  // Cold, its table is listed beside its probe; probed before (a trim edit), listed when the seek asks.
+  it.each(["cold", "probed before"])("extracts once the listing has passed it, with the frames the whole table gives (%s)", async (how) => {
+    const clip = makeCodedVideo(join(dir, "clip.mp4"), { seconds: 10, codec: GOP_30 });
+    // Older than a moment: a probe of a file that may still be being written is not remembered.
+    utimesSync(clip, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>`, "start.html": `<video src="clip.mp4" data-duration="0.5"></video>` });
     // A listing that stalls after its first 5 s of packets (the one thing this is about): any
     // extraction that waited for the whole table would wait out the stall.
     const log = join(dir, "order.log");
@@ -96,12 +137,20 @@ echo listed >> "${log}"
     const ffmpegPath = join(dir, "ffmpeg");
     writeFileSync(ffmpegPath, `#!/bin/sh\n[ "$1" = "-version" ] || printf 'ffmpeg %s\\n' "$*" >> "${log}"\nexec "${real}" "$@"\n`);
     chmodSync(ffmpegPath, 0o755);
-    const engine = new Engine({ root: dir, allow: [], options: resolveOptions({ cacheDir: join(dir, "cache"), ffprobePath, ffmpegPath }), logger: silentLogger });
+    const options = resolveOptions({ cacheDir: join(dir, "cache"), ffprobePath, ffmpegPath });
+    if (how === "probed before") {
+      const first = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+      expect((await first.run([join(dir, "start.html")])).errors).toEqual([]);
+      await first.dispose();
+      writeFileSync(log, "");
+    }
+    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
     try {
       const { results, errors } = await engine.run([join(dir, "a.html")]);
       expect(errors).toEqual([]);
       // Done while the listing stalls, whether ffmpeg started before the stall or after it.
       const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
+      expect(lines).toContain("stalled");
       expect(lines).not.toContain("listed");
       const runs = lines.filter((l) => l.startsWith("ffmpeg "));
       expect(runs).toHaveLength(1);

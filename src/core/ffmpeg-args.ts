@@ -142,10 +142,10 @@ export function seekPoint(task: Task, tick: number, keyframes?: readonly Keyfram
 }
 
 /**
- * How far on the stream's clock a keyframe table must be complete for seekPoint to find the seek
- * of `span` as the whole table would: every keyframe not yet listed is read after one listed (it
- * decodes, and so shows, later), so past the target it changes neither the keyframe shown by then
- * nor the later keyframes' decode times that can bound it.
+ * How far on the stream's clock a keyframe table must be final (every keyframe that decodes
+ * before it listed) for seekPoint to find the seek of `span` as the whole table would: a keyframe
+ * shown by the target decodes by then, and a later one bounds the seek only if it decodes before
+ * the keyframe shown.
  */
 export function keyframesNeeded(task: Task, span: FrameSpan = { first: 1, count: task.frameCount }): Micros {
   return seekTarget(task, span.first - 1) + 1;

@@ -10,20 +10,22 @@ interface Flagged {
 /**
  * ffprobe's listing of a video stream's packets, and with `decoded` of the keyframes it decoded
  * (`-of compact`: `packet|pts_time=…|dts_time=…|flags=K_`, `frame|key_frame=1|pts_time=…`), read as it
- * comes. A packet flagged as a keyframe counts, with `decoded`, only once its frame decoded as
- * one. Until the listing ends, the table is complete only before `through`: a stream's packets
- * come in decode order and none shows before it decodes, and a decoder gives its frames in the
- * order they show, so a flagged packet whose frame has not come yet holds `through` at its time.
+ * comes. A packet flagged as a keyframe counts, with `decoded`, only once its own frame decoded as
+ * one. Until the listing ends, the table is final only before `through`: packets come in decode
+ * order, so every packet that decodes before `through` has been read, and every keyframe among
+ * them has had its frame. A decoder may give frames out of order (open GOPs with `-skip_frame
+ * nokey`), so only a packet's own frame settles it.
  */
 export class KeyframeListing {
   private rest = "";
   private readonly flagged: Flagged[] = [];
-  /** With `decoded`, flagged packets whose frame has not come yet: a few, as a decoder holds a few frames back. */
-  private pending: Flagged[] = [];
+  /** With `decoded`, flagged packets whose own frame has not come yet, by display time. */
+  private readonly pending = new Map<string, Flagged>();
   private readonly decodedKeys = new Set<string>();
-  /** The decode time of the last packet read, and the display time of the last frame decoded. */
+  /** The latest decode time read. */
   private read = -Infinity;
-  private shown = -Infinity;
+  /** Decode times went back (a discontinuity, sources joined): nothing is final before the end. */
+  private unordered = false;
   private ended = false;
   /** Whether every packet read carried the keyframe flag (an all-intra source). */
   allFlagged = true;
@@ -42,17 +44,22 @@ export class KeyframeListing {
     this.ended = true;
   }
 
-  /** On the stream's clock: no keyframe still to come shows or decodes before it. */
+  /** On the stream's clock: no keyframe still to come or to be settled decodes (and so shows) before it. */
   get through(): Micros {
     if (this.ended) return Infinity;
-    return this.pending.reduce((through, f) => Math.min(through, f.key.pts), this.read);
+    if (this.unordered) return -Infinity;
+    let through = this.read;
+    for (const f of this.pending.values()) through = Math.min(through, f.key.dts);
+    return through;
   }
 
-  /** The keyframes listed, sorted by display time: those before `through` are final. */
+  /**
+   * The keyframes listed so far, sorted by display time. Those that decode before `through` are
+   * all there; one that decodes later is there or not, but cannot change a seek before `through`.
+   */
   keyframes(): Keyframe[] {
-    const through = this.through;
     return this.flagged
-      .filter((f) => f.key.pts < through && (!this.decoded || this.decodedKeys.has(f.time)))
+      .filter((f) => !this.decoded || this.decodedKeys.has(f.time))
       .map((f) => f.key)
       .sort((a, b) => a.pts - b.pts);
   }
@@ -70,18 +77,21 @@ export class KeyframeListing {
     if (section === "frame") {
       if (!Number.isFinite(pts)) return;
       if (entry.get("key_frame") === "1") this.decodedKeys.add(time!);
-      this.shown = Math.max(this.shown, toMicros(pts));
-      this.pending = this.pending.filter((f) => f.key.pts > this.shown && !this.decodedKeys.has(f.time));
+      this.pending.delete(time!);
       return;
     }
     const dts = Number(entry.get("dts_time"));
     const flagged = entry.get("flags")?.startsWith("K") === true;
     this.allFlagged &&= flagged;
-    if (Number.isFinite(dts) || Number.isFinite(pts)) this.read = Math.max(this.read, toMicros(Number.isFinite(dts) ? dts : pts));
+    // A packet without a decode time says nothing of what decodes before it.
+    if (Number.isFinite(dts)) {
+      this.unordered ||= toMicros(dts) < this.read;
+      this.read = Math.max(this.read, toMicros(dts));
+    }
     if (!flagged || !Number.isFinite(pts)) return;
     const packet = { time: time!, key: { pts: toMicros(pts), dts: Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) } };
     this.flagged.push(packet);
-    if (this.decoded) this.pending.push(packet);
+    if (this.decoded && !this.decodedKeys.has(time!)) this.pending.set(time!, packet);
   }
 }
 
@@ -91,26 +101,29 @@ export class KeyframeListing {
  */
 export class GrowingTable {
   private listing?: KeyframeListing;
-  private readonly waiting: { through: Micros; resolve: (table: Keyframe[]) => void }[] = [];
+  private readonly waiting = new Set<{ through: Micros; resolve: (table: Keyframe[]) => void }>();
 
   grew(listing: KeyframeListing): void {
     this.listing = listing;
-    // Told on every line ffprobe writes: nothing to work out with no one waiting.
-    if (this.waiting.length === 0) return;
+    // Told on each piece of ffprobe's output: nothing to work out with no one waiting.
+    if (this.waiting.size === 0) return;
     const through = listing.through;
-    for (const [i, w] of [...this.waiting.entries()].reverse()) {
-      if (w.through > through) continue;
-      this.waiting.splice(i, 1);
-      w.resolve(listing.keyframes());
+    const ready = [...this.waiting].filter((w) => w.through <= through);
+    if (ready.length === 0) return;
+    const table = listing.keyframes();
+    for (const w of ready) {
+      this.waiting.delete(w);
+      w.resolve(table);
     }
   }
 
-  /** The table once complete before `through`, or the whole one if that comes first. */
+  /** The table once final before `through`, or the whole one if that comes first. */
   until(through: Micros, whole: Promise<Keyframe[]>): Promise<Keyframe[]> {
     if (this.listing && this.listing.through >= through) return Promise.resolve(this.listing.keyframes());
     return new Promise((resolve) => {
-      this.waiting.push({ through, resolve });
-      void whole.then(resolve, () => resolve([]));
+      const waiter = { through, resolve };
+      this.waiting.add(waiter);
+      void whole.then(resolve, () => resolve([])).finally(() => this.waiting.delete(waiter));
     });
   }
 }

@@ -118,20 +118,19 @@ export class SourceFacts {
   keyframes(path: string, identity: string, decodeKeyframes: boolean, through?: Micros): Promise<Keyframe[]> {
     // Needed now: a listing at idle priority would make this wait, so it gives way.
     this.prefetches.get(identity)?.abort();
+    // Registered now, not once the memo has missed: a caller waiting on part of it is this one.
+    const table = this.keyframeTables.has(identity) ? undefined : this.growing(identity);
     const whole = this.once(this.keyframeTables, identity, "probeMs", async () =>
       (await this.memo()).keyframes
         .get(path, async () => {
-          const table = this.growing(identity);
           // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
           const controller = new AbortController();
           this.seekListings.add(controller);
-          const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table.grew(l) };
-          return probeKeyframes(await this.ffprobe(), path, options).finally(() => {
-            this.seekListings.delete(controller);
-            this.listed(identity, table);
-          });
+          const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
+          return probeKeyframes(await this.ffprobe(), path, options).finally(() => this.seekListings.delete(controller));
         })
-        .catch(() => []),
+        .catch(() => [])
+        .finally(() => table && this.listed(identity, table)),
     );
     return through === undefined ? whole : (this.listings.get(identity)?.until(through, whole) ?? whole);
   }
