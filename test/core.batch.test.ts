@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BATCH_LIMITS, batchCandidates, splitBatch } from "../src/core/batch.js";
+import { BATCH_LIMITS, batchCandidates, batchProcesses, splitBatch } from "../src/core/batch.js";
 import type { Task } from "../src/core/plan.js";
 
 function task(source: string, i: number, frames = 15, width = 1920, height = 1080): Task {
@@ -43,5 +43,19 @@ describe("batches of short windows of one source", () => {
     const qhd = Array.from({ length: 5 }, (_, i) => task("q", i, 15, 2560, 1440));
     expect(sizes(splitBatch(qhd, 2)).sort()).toEqual([1, 2, 2]);
     expect(Math.max(...sizes(splitBatch(Array.from({ length: 9 }, (_, i) => task("q", i, 15, 2560, 1440)), 1)))).toBe(2);
+  });
+
+  it("gives processes that fill the cores one thread a codec, and with it room for more inputs", () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => task("a", i));
+    const shape = (p: ReturnType<typeof batchProcesses>) => p.shared.map((b) => `${b.tasks.length}${b.singleThreaded ? "s" : "t"}`);
+    // Six 1080p inputs on one thread each are within the memory of four with codec threads.
+    expect(shape(batchProcesses(twelve, 2, 2))).toEqual(["6s", "6s"]);
+    expect(shape(batchProcesses(twelve, 2, 4))).toEqual(["3t", "3t", "3t", "3t"]);
+    expect(shape(batchProcesses(twelve, 1, 2))).toEqual(["4t", "4t", "4t"]);
+    // One process with a core to spare keeps its threads.
+    expect(shape(batchProcesses(twelve.slice(0, 3), 2, 2))).toEqual(["3t"]);
+    // Windows that share no process are left to run alone.
+    const uhd = [task("k", 0, 15, 3840, 2160), task("k", 1, 15, 3840, 2160)];
+    expect(batchProcesses(uhd, 2, 2)).toEqual({ alone: uhd, shared: [] });
   });
 });

@@ -18,8 +18,10 @@ export const BATCH_LIMITS = {
   windowFrames: 150,
   inputs: 16,
   frames: 900,
-  /** Four 1080p inputs: about 330 MB. */
+  /** Four 1080p inputs, each decoding with codec threads: about 370 MB (ffmpeg itself is 53 MB). */
   pixels: 4 * 1920 * 1080,
+  /** On one thread an input takes about 46 MB at 1080p: six, 331 MB. */
+  singleThreadedPixels: 6 * 1920 * 1080,
 };
 
 /**
@@ -51,6 +53,38 @@ export function windowCost(task: Task, keyframes?: readonly Keyframe[]): number 
 
 const ENCODE_COST = 2;
 
+/** How many of these windows' inputs one process may decode within `pixels`. */
+function mostInputs(tasks: readonly Task[], pixels: number, limits: typeof BATCH_LIMITS): number {
+  const size = (t: Task) => (t.sourceSize ?? t.size).width * (t.sourceSize ?? t.size).height;
+  return Math.min(limits.inputs, Math.max(1, Math.floor(pixels / Math.max(1, ...tasks.map(size)))));
+}
+
+/** A process of a batch, and whether its decoders and encoders run on one thread each. */
+export interface BatchProcess {
+  tasks: Task[];
+  singleThreaded: boolean;
+}
+
+/**
+ * The misses of one source as splitBatch cuts them for `slots` processes side by side on `cores`,
+ * without the windows left alone. Processes side by side that fill the cores gain nothing from
+ * codec threads, which only cost there, and on one thread an input takes less memory, so they
+ * take more inputs (twelve 0.5 s windows of 1080p on 2 cores: two processes of six, 2.87 s;
+ * four of three, 3.39 s). A last round with cores to spare keeps its threads where its processes
+ * are small enough for them.
+ */
+export function batchProcesses(tasks: readonly Task[], slots: number, cores: number, cost?: (task: Task) => number, limits = BATCH_LIMITS): { alone: Task[]; shared: BatchProcess[] } {
+  const filling = slots >= cores;
+  const cut = splitBatch(tasks, slots, cost, filling ? { ...limits, pixels: limits.singleThreadedPixels } : limits);
+  const shared = cut.filter((b) => b.length > 1);
+  const fullRounds = filling ? Math.floor(shared.length / slots) * slots : 0;
+  const threaded = mostInputs(tasks, limits.pixels, limits);
+  return {
+    alone: cut.filter((b) => b.length < 2).flat(),
+    shared: shared.map((b, i) => ({ tasks: b, singleThreaded: i < fullRounds || b.length > threaded })),
+  };
+}
+
 /**
  * The misses of one source cut into processes within BATCH_LIMITS, in whole rounds of `slots`
  * processes side by side where there are windows enough, none with more windows than an even share
@@ -60,9 +94,7 @@ const ENCODE_COST = 2;
  * is a window's own run.
  */
 export function splitBatch(tasks: readonly Task[], slots: number, cost: (task: Task) => number = (t) => t.frameCount, limits = BATCH_LIMITS): Task[][] {
-  const pixels = (t: Task) => (t.sourceSize ?? t.size).width * (t.sourceSize ?? t.size).height;
-  const perInput = Math.max(1, Math.floor(limits.pixels / Math.max(1, ...tasks.map(pixels))));
-  const most = Math.min(limits.inputs, perInput);
+  const most = mostInputs(tasks, limits.pixels, limits);
   const byStart = [...tasks].sort((a, b) => a.mediaStart - b.mediaStart);
   // A source too large to decode twice in one process: each window alone.
   if (most < 2) return byStart.map((t) => [t]);

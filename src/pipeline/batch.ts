@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import type pLimit from "p-limit";
 import { FramecacheError } from "../core/errors.js";
 import { needsKeyframes, type Keyframe } from "../core/ffmpeg-args.js";
-import { splitBatch, windowCost } from "../core/batch.js";
+import { batchProcesses, windowCost } from "../core/batch.js";
 import { extractionTimeout } from "../core/options.js";
 import type { Task } from "../core/plan.js";
 import { timed, type Report, type TaskProgress } from "../core/report.js";
@@ -33,7 +33,7 @@ interface Joined {
  * Windows of one source that may share ffmpeg processes (see batchCandidates). Each member
  * either joins with its partial directory, under its own key's lock, or withdraws (a hit, another
  * process holds its key, a trim edit makes it differently); once every member has done one or
- * the other, the joined ones are cut into processes (splitBatch), each run in one ffmpeg slot. A member that did not join holds
+ * the other, the joined ones are cut into processes (batchProcesses), each run in one ffmpeg slot. A member that did not join holds
  * nobody up. A process that fails names no window, so each member then extracts alone and
  * fails, or not, on its own; a cancelled one cancels its members, each removing its own partial.
  */
@@ -78,19 +78,14 @@ class Batch {
     // The listing is shared, so it ran on; the windows need not.
     if (this.config.signal?.aborted) throw new FramecacheError("FC_CANCELLED", `extracting ${tasks.length} windows of ${tasks[0]!.source} was cancelled`);
     const byKey = new Map(this.joined.map((j) => [j.task.key, j]));
-    const slots = this.config.slots.concurrency;
-    const batches = splitBatch(tasks, slots, (t) => windowCost(t, needsKeyframes(t) ? table : undefined));
-    const alone = batches.filter((b) => b.length < 2).flat();
+    const cost = (t: Task) => windowCost(t, needsKeyframes(t) ? table : undefined);
+    const { alone, shared } = batchProcesses(tasks, this.config.slots.concurrency, availableParallelism(), cost);
     alone.forEach((t) => byKey.get(t.key)!.settle(Promise.resolve(ALONE)));
-    const shared = batches.filter((b) => b.length > 1);
-    // Processes side by side that fill the cores gain nothing from codec threads, which only cost
-    // there; a last round with slots to spare keeps them.
-    const fullRounds = slots >= availableParallelism() ? Math.floor(shared.length / slots) * slots : 0;
-    shared.forEach((batch, i) => {
-      const members = batch.map((t) => byKey.get(t.key)!);
-      const making = this.make(members, table, i < fullRounds);
+    for (const process of shared) {
+      const members = process.tasks.map((t) => byKey.get(t.key)!);
+      const making = this.make(members, table, process.singleThreaded);
       members.forEach((j, k) => j.settle(making.then((written) => this.finish(j, written?.[k]))));
-    });
+    }
   }
 
   private async make(members: Joined[], table: readonly Keyframe[] | undefined, singleThreaded: boolean): Promise<number[] | undefined> {
