@@ -69,8 +69,8 @@ export interface BatchProcess {
  * The misses of one source as splitBatch cuts them for `slots` processes side by side on `cores`,
  * without the windows left alone. Processes side by side that fill the cores gain nothing from
  * codec threads, which only cost there, and on one thread an input takes less memory, so they
- * take more inputs (twelve 0.5 s windows of 1080p on 2 cores: two processes of six, 2.87 s;
- * four of three, 3.39 s). A last round with cores to spare keeps its threads where its processes
+ * take more inputs (twelve 0.5 s windows of 1080p on 2 cores: two processes of six, 2.46 s;
+ * four of three, 2.51 s; medians of 8 runs alternated). A last round with cores to spare keeps its threads where its processes
  * are small enough for them.
  */
 export function batchProcesses(tasks: readonly Task[], slots: number, cores: number, cost?: (task: Task) => number, limits = BATCH_LIMITS): { alone: Task[]; shared: BatchProcess[] } {
