@@ -115,11 +115,11 @@ describe("KeyframeListing", () => {
 
 describe("a seek early in a source whose keyframes are still being listed", () => {
   // Cold, its table is listed beside its probe; probed before (a trim edit), listed when the seek asks.
-  it.each(["cold", "probed before"])("extracts once the listing has passed it, with the frames the whole table gives (%s)", async (how) => {
+  it.each(["cold", "probed before"])("extracts once the listing has passed it, with the frames the whole table gives, and the next run seeks in what it listed (%s)", async (how) => {
     const clip = makeCodedVideo(join(dir, "clip.mp4"), { seconds: 10, codec: GOP_30 });
     // Older than a moment: a probe of a file that may still be being written is not remembered.
     utimesSync(clip, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>`, "start.html": `<video src="clip.mp4" data-duration="0.5"></video>` });
+    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>`, "b.html": `<video src="clip.mp4" data-media-start="2" data-duration="0.5"></video>`, "start.html": `<video src="clip.mp4" data-duration="0.5"></video>` });
     // A listing that stalls after its first 5 s of packets (the one thing this is about): any
     // extraction that waited for the whole table would wait out the stall.
     const log = join(dir, "order.log");
@@ -127,7 +127,7 @@ describe("a seek early in a source whose keyframes are still being listed", () =
     writeFileSync(
       ffprobePath,
       `#!/bin/sh
-case "$*" in *packet=*) ;; *) exec "${realFfprobe()}" "$@";; esac
+case "$*" in *packet=*) echo listing >> "${log}";; *) exec "${realFfprobe()}" "$@";; esac
 "${realFfprobe()}" "$@" | awk 'NR == 160 { system("echo stalled >> ${log}; sleep 6") } { print; fflush() }'
 echo listed >> "${log}"
 `,
@@ -159,6 +159,20 @@ echo listed >> "${log}"
       expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(30, 15));
     } finally {
       await engine.dispose();
+    }
+    // The listing was stopped with the run, and what it had listed (about 5 s) remembered: a
+    // one-off run seeking within it (a trim edit) lists nothing.
+    writeFileSync(log, "");
+    const next = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    try {
+      const { results, errors } = await next.run([join(dir, "b.html")]);
+      expect(errors).toEqual([]);
+      const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
+      expect(lines).not.toContain("listing");
+      expect(lines.filter((l) => l.startsWith("ffmpeg "))).toEqual([expect.stringMatching(/ -ss 2 /)]);
+      expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(60, 15));
+    } finally {
+      await next.dispose();
     }
   });
 });

@@ -99,6 +99,12 @@ export class KeyframeListing {
  * A keyframe table as far as its listing has read: a seek early in a long source need not wait
  * for the whole of it (three minutes of 1080p took 0.9 s to list here, an hour would take about 20 s).
  */
+/** A table whose listing stopped before its end: final before `through`. */
+export interface PartTable {
+  through: Micros;
+  keyframes: Keyframe[];
+}
+
 export class GrowingTable {
   private listing?: KeyframeListing;
   private readonly waiting = new Set<{ through: Micros; resolve: (table: Keyframe[]) => void }>();
@@ -115,6 +121,11 @@ export class GrowingTable {
       this.waiting.delete(w);
       w.resolve(table);
     }
+  }
+
+  /** What the listing has made final so far, if it has read anything. */
+  part(): PartTable | undefined {
+    return this.listing && { through: this.listing.through, keyframes: this.listing.keyframes() };
   }
 
   /** The table once final before `through`, or the whole one if that comes first. */

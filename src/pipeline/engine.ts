@@ -118,7 +118,7 @@ export class Engine {
 
   /** Stop listings made ahead of need, finish remote uploads, then remove the temporary store used when caching is off. */
   async dispose(): Promise<void> {
-    this.facts.dispose();
+    await this.facts.dispose();
     await this.remote?.close();
     await this.store.dispose();
   }

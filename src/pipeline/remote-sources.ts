@@ -12,7 +12,6 @@ import {
 } from "../store/downloads/records.js";
 import { downloadSource, headSource, type TransferOptions } from "../store/downloads/transfer.js";
 import { tryLock, waitForLock } from "../store/lock.js";
-import type { RemoteCache } from "../store/remote/client.js";
 
 
 /** Revalidation failures after which the copy still stands for the URL. */

@@ -1,16 +1,15 @@
 import { stat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
-import pLimit from "p-limit";
 import type { SourceLocation } from "../core/errors.js";
-import { keyframeListing, type SourceInfo, type Task } from "../core/plan.js";
+import type { SourceInfo, Task } from "../core/plan.js";
 import type { Keyframe } from "../core/ffmpeg-args.js";
 import { checkBinary, ffmpegFeatures, findBinary, isExecutable, requireVersion, type Binaries, type Binary, type Located } from "../media/binaries.js";
-import { probeKeyframes, probeSource, type ProbeBuild } from "../media/probe.js";
+import { probeSource, type ProbeBuild } from "../media/probe.js";
 import { DIGEST_MEMO_DIR, DigestMemo, StatMemo } from "../store/digest-memo.js";
 import { ScanMemo } from "../store/scan-memo.js";
 import { timed, type Report } from "../core/report.js";
-import { GrowingTable, type KeyframeListing } from "../core/keyframe-listing.js";
+import type { PartTable } from "../core/keyframe-listing.js";
+import { isKeyframes, isPartTable, KeyframeTables } from "./keyframe-tables.js";
 import type { Micros } from "../core/time.js";
 
 /** A file's stat identity: it changes when the file is replaced (a new inode) or written (size, mtime). */
@@ -36,29 +35,21 @@ export class SourceFacts {
   private probedBuild?: ProbeBuild;
   private memos?: Promise<Memos>;
   private readonly probes = new Map<string, Promise<SourceInfo>>();
-  private readonly keyframeTables = new Map<string, Promise<Keyframe[]>>();
-  /** The tables being listed now, by identity, as far as they are listed. */
-  private readonly listings = new Map<string, GrowingTable>();
-  /** Tables being listed ahead of need, by identity, one at a time. */
-  private readonly prefetches = new Map<string, AbortController>();
-  private readonly prefetchQueue = pLimit(1);
-  /** Listings made beside a probe (see listBeside), until they end. */
-  private readonly besides = new Set<AbortController>();
-  /** Listings asked for by a seek, until they end. */
-  private readonly seekListings = new Set<AbortController>();
   /** Sources a video seeks into, by identity: as many as `probes` holds, and kept as long. */
   private readonly seeking = new Set<string>();
   /** Probes running now, by identity, each with what settles the listing made beside it. */
   private readonly coldProbes = new Map<string, ((info: SourceInfo | undefined) => void) | undefined>();
-  private disposed = false;
   private readonly digests = new Map<string, Promise<string>>();
+  private readonly tables: KeyframeTables;
 
   /** `memoDir` resolves to undefined when nothing may be remembered (a throwaway store). */
   constructor(
     private readonly options: { ffmpegPath?: string; ffprobePath?: string },
     private readonly memoDir: () => Promise<string | undefined>,
     private readonly report: Report,
-  ) {}
+  ) {
+    this.tables = new KeyframeTables(() => this.ffprobe(), () => this.memo(), report);
+  }
 
   /**
    * ffmpeg, checked: needed before the first extraction. The check is remembered in the store
@@ -89,11 +80,11 @@ export class SourceFacts {
     if (seeks && !this.seeking.has(identity)) {
       this.seeking.add(identity);
       // The probe another video asked for runs already: the listing starts now.
-      if (this.coldProbes.has(identity)) this.coldProbes.set(identity, this.listBeside(path, identity));
+      if (this.coldProbes.has(identity)) this.coldProbes.set(identity, this.tables.beside(path, identity));
     }
     return this.once(this.probes, identity, "probeMs", async () =>
       (await this.memo()).probes.get(path, async () => {
-        this.coldProbes.set(identity, this.seeking.has(identity) ? this.listBeside(path, identity) : undefined);
+        this.coldProbes.set(identity, this.seeking.has(identity) ? this.tables.beside(path, identity) : undefined);
         const settle = (info: SourceInfo | undefined) => {
           this.coldProbes.get(identity)?.(info);
           this.coldProbes.delete(identity);
@@ -111,70 +102,6 @@ export class SourceFacts {
     );
   }
 
-  /**
-   * The source's keyframes, for seeks past its start; `identity` as for `probe`. A listing that
-   * fails is remembered as empty for this engine (its seeks decode from the start), not on disk.
-   */
-  keyframes(path: string, identity: string, decodeKeyframes: boolean, through?: Micros): Promise<Keyframe[]> {
-    // Needed now: a listing at idle priority would make this wait, so it gives way.
-    this.prefetches.get(identity)?.abort();
-    // Registered now, not once the memo has missed: a caller waiting on part of it is this one.
-    const table = this.keyframeTables.has(identity) ? undefined : this.growing(identity);
-    const whole = this.once(this.keyframeTables, identity, "probeMs", async () =>
-      (await this.memo()).keyframes
-        .get(path, async () => {
-          // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
-          const controller = new AbortController();
-          this.seekListings.add(controller);
-          const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
-          return probeKeyframes(await this.ffprobe(), path, options).finally(() => this.seekListings.delete(controller));
-        })
-        .catch(() => [])
-        .finally(() => table && this.listed(identity, table)),
-    );
-    return through === undefined ? whole : (this.listings.get(identity)?.until(through, whole) ?? whole);
-  }
-
-  /** Where a listing tells its progress to those waiting on part of its table, until it ends. */
-  private growing(identity: string, table = new GrowingTable()): GrowingTable {
-    this.listings.set(identity, table);
-    return table;
-  }
-
-  private listed(identity: string, table: GrowingTable): void {
-    if (this.listings.get(identity) === table) this.listings.delete(identity);
-  }
-
-  /**
-   * The keyframes of a source listed while ffprobe probes it, on another core: most sources that
-   * videos seek into are H.264 or HEVC, whose seeks take the table, and the listing would otherwise
-   * wait for the probe (twelve windows of a 1080p source: 110 ms before the first ffmpeg). Kept, and
-   * remembered, when the probe says seeks take a table listed this way; otherwise stopped. At most
-   * one per core at a time: many new sources at once list on demand, as before.
-   */
-  private listBeside(path: string, identity: string): ((info: SourceInfo | undefined) => void) | undefined {
-    if (this.disposed || this.besides.size >= availableParallelism()) return undefined;
-    const controller = new AbortController();
-    this.besides.add(controller);
-    const table = new GrowingTable();
-    let ended = false;
-    const listing = this.ffprobe().then((ffprobe) => probeKeyframes(ffprobe, path, { decodeKeyframes: true, signal: controller.signal, onProgress: (l) => table.grew(l) }));
-    void listing
-      .catch(() => undefined)
-      .finally(() => {
-        ended = true;
-        this.besides.delete(controller);
-        this.listed(identity, table);
-      });
-    return (info) => {
-      if (info && keyframeListing(info)?.decodeKeyframes && !this.keyframeTables.has(identity)) {
-        // A failed listing is remembered as empty for this engine, as `keyframes` does.
-        this.keyframeTables.set(identity, this.memo().then((m) => m.keyframes.get(path, () => listing)).catch(() => []));
-        if (!ended) this.growing(identity, table);
-      } else controller.abort();
-    };
-  }
-
   /** Compositions' scans, remembered by their text (a scan runs nothing, but parsing is a warm run's largest cost). */
   async scans(): Promise<ScanMemo> {
     return (await this.memo()).scans;
@@ -182,37 +109,21 @@ export class SourceFacts {
 
   /** The keyframes of a task's source as it is now on disk: all of them, or at least those before `through`. */
   async keyframesOf(task: Task, through?: Micros): Promise<Keyframe[]> {
-    return this.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints, through);
+    return this.tables.keyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints, through);
   }
 
-  /** `prefetchKeyframes` for a task's source as it is now on disk. */
+  /** List the keyframes of a task's source, as it is now on disk, at idle priority (see KeyframeTables.prefetch). */
   async prefetchKeyframesOf(task: Task): Promise<void> {
-    this.prefetchKeyframes(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
+    this.tables.prefetch(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
   }
 
-  /** List a source's keyframes at idle priority, remembered for later seeks; `dispose` stops it. */
-  prefetchKeyframes(path: string, identity: string, decodeKeyframes: boolean): void {
-    if (this.disposed || this.keyframeTables.has(identity) || this.prefetches.has(identity)) return;
-    const controller = new AbortController();
-    this.prefetches.set(identity, controller);
-    const listing = async () => {
-      const ffprobe = await this.ffprobe();
-      return probeKeyframes(ffprobe, path, { decodeKeyframes, signal: controller.signal, priority: 19 });
-    };
-    void this.prefetchQueue(async () => (await this.memo()).keyframes.get(path, listing))
-      .catch(() => undefined)
-      .finally(() => this.prefetches.delete(identity));
-  }
-
-  /** Stop listings made ahead of need (an extraction starts, and should have the cores); they may be asked for again. */
   stopPrefetches(): void {
-    for (const controller of this.prefetches.values()) controller.abort();
+    this.tables.stopPrefetches();
   }
 
-  dispose(): void {
-    this.disposed = true;
-    this.stopPrefetches();
-    for (const controller of [...this.besides, ...this.seekListings]) controller.abort();
+  /** Stops every listing; resolves once what they had listed is remembered. */
+  dispose(): Promise<void> {
+    return this.tables.dispose();
   }
 
   /** The source's sha256; `identity` as for `probe`. */
@@ -242,6 +153,7 @@ export class SourceFacts {
       return {
         probes: new StatMemo(memoDir, "probe-4", isSourceInfo),
         keyframes: new StatMemo(memoDir, "keyframes-3", isKeyframes),
+        parts: new StatMemo(memoDir, "keyframes-part-1", isPartTable),
         digests: new DigestMemo(memoDir),
         binaries: new StatMemo(memoDir, "ffmpeg-1", isBinary),
         scans: new ScanMemo(memoDir),
@@ -264,13 +176,10 @@ export class SourceFacts {
 interface Memos {
   probes: StatMemo<SourceInfo>;
   keyframes: StatMemo<Keyframe[]>;
+  parts: StatMemo<PartTable>;
   digests: DigestMemo;
   binaries: StatMemo<Binary>;
   scans: ScanMemo;
-}
-
-function isKeyframes(value: unknown): value is Keyframe[] {
-  return Array.isArray(value) && value.every((k: Keyframe) => Number.isInteger(k?.pts) && Number.isInteger(k?.dts));
 }
 
 function isSourceInfo(value: unknown): value is SourceInfo {

@@ -32,23 +32,44 @@ export class StatMemo<T> {
 
   async get(file: string, work: () => Promise<T>): Promise<T> {
     // A file that cannot be stat'ed is not remembered; `work` says what is wrong with it.
-    const before = await stat(file, { bigint: true }).catch(() => undefined);
-    if (!before) return work();
-    const record = this.dir && join(this.dir, `${this.kind}-${recordName(before)}`);
-    if (record) {
-      const known = (await readJson<{ value?: unknown }>(record))?.value;
-      if (this.valid(known)) return known;
-    }
-    const startedMs = Date.now();
+    const found = await this.find(file);
+    if (found.value !== undefined) return found.value;
     const value = await work();
     this.computed++;
-    if (record) {
-      const after = await stat(file, { bigint: true });
-      const settled = recordName(after) === recordName(before) && startedMs - Number(after.mtimeMs) > RACY_MS;
-      if (settled) await writeJson(record, { value, file }).catch(() => undefined);
-    }
+    await this.remember(found, value);
     return value;
   }
+
+  /** What is remembered of the file as it is now, and where a look started now would be remembered. */
+  async find(file: string): Promise<MemoLook<T>> {
+    const look: MemoLook<T> = { file, startedMs: Date.now() };
+    const before = await stat(file, { bigint: true }).catch(() => undefined);
+    if (!before || !this.dir) return look;
+    look.record = this.recordOf(before);
+    const known = (await readJson<{ value?: unknown }>(look.record))?.value;
+    if (this.valid(known)) look.value = known;
+    return look;
+  }
+
+  private recordOf(st: Parameters<typeof recordName>[0]): string {
+    return join(this.dir!, `${this.kind}-${recordName(st)}`);
+  }
+
+  /** Remember what a look found, unless the file changed since it started or might have then. */
+  async remember(look: MemoLook<T>, value: T): Promise<void> {
+    if (!look.record) return;
+    const after = await stat(look.file, { bigint: true }).catch(() => undefined);
+    const settled = after && this.recordOf(after) === look.record && look.startedMs - Number(after.mtimeMs) > RACY_MS;
+    if (settled) await writeJson(look.record, { value, file: look.file }).catch(() => undefined);
+  }
+}
+
+/** A look at a file through a StatMemo: `record` is undefined when nothing may be remembered. */
+export interface MemoLook<T> {
+  file: string;
+  startedMs: number;
+  record?: string;
+  value?: T;
 }
 
 /** Content digests (sha256 hex) of source files: a file is hashed once, not once per process. */
