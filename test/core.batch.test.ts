@@ -54,6 +54,13 @@ describe("batches of short windows of one source", () => {
     expect(shape(batchProcesses(twelve, 1, 2))).toEqual(["4t", "4t", "4t"]);
     // One process with a core to spare keeps its threads.
     expect(shape(batchProcesses(twelve.slice(0, 3), 2, 2))).toEqual(["3t"]);
+    // Too few windows for a round: cut for threads, as before, not merged onto one thread.
+    const qhd = Array.from({ length: 3 }, (_, i) => task("q", i, 15, 2560, 1440));
+    expect(shape(batchProcesses(qhd, 2, 2))).toEqual(["2t"]);
+    const big = Array.from({ length: 6 }, (_, i) => task("b", i, 15, 3200, 1800));
+    expect(batchProcesses(big.slice(0, 2), 2, 2)).toEqual({ alone: big.slice(0, 2), shared: [] });
+    // A last round's process with more inputs than threads have memory for stays on one thread.
+    expect(shape(batchProcesses(big, 2, 2))).toEqual(["2s", "2s", "2s"]);
     // Windows that share no process are left to run alone.
     const uhd = [task("k", 0, 15, 3840, 2160), task("k", 1, 15, 3840, 2160)];
     expect(batchProcesses(uhd, 2, 2)).toEqual({ alone: uhd, shared: [] });

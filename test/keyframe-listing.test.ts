@@ -102,6 +102,18 @@ describe("KeyframeListing", () => {
     }
   });
 
+  it("holds `through` back where a broken stream's keyframe decodes after it shows, or two share a display time", () => {
+    const packet = (pts: string, dts: string, key: boolean) => `packet|pts_time=${pts}|dts_time=${dts}|flags=${key ? "K" : "_"}_\n`;
+    const late = new KeyframeListing(true);
+    late.push(packet("0.000000", "0.000000", true) + "frame|key_frame=1|pts_time=0.000000\n" + packet("0.500000", "0.500000", false) + packet("1.000000", "1.050000", true));
+    expect(late.through).toBe(1e6);
+    const twins = new KeyframeListing(true);
+    twins.push(packet("1.000000", "0.900000", true) + packet("1.000000", "0.950000", true) + "frame|key_frame=0|pts_time=1.000000\n" + packet("2.000000", "2.000000", false));
+    expect(twins.through).toBe(-Infinity);
+    twins.end();
+    expect(twins.through).toBe(Infinity);
+  });
+
   it("tells probeKeyframes' listeners the table as it grows, and the whole of it last", async () => {
     const gop = makeCodedVideo(join(dir, "gop.mp4"), { seconds: 6, codec: GOP_30 });
     const ffprobe = { name: "ffprobe" as const, path: realFfprobe(), chosenBy: "PATH" as const };

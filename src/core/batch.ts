@@ -68,16 +68,19 @@ export interface BatchProcess {
 /**
  * The misses of one source as splitBatch cuts them for `slots` processes side by side on `cores`,
  * without the windows left alone. Processes side by side that fill the cores gain nothing from
- * codec threads, which only cost there, and on one thread an input takes less memory, so they
- * take more inputs (twelve 0.5 s windows of 1080p on 2 cores: two processes of six, 2.46 s;
- * four of three, 2.51 s; medians of 8 runs alternated). A last round with cores to spare keeps its threads where its processes
- * are small enough for them.
+ * codec threads, which only cost there, and on one thread an input takes less memory, so where
+ * the windows make at least one round of such processes they take more inputs (twelve 0.5 s
+ * windows of 1080p on 2 cores: two processes of six, 2.46 s; four of three, 2.51 s; medians of
+ * 8 runs alternated). Fewer windows are cut for threads: merged onto one thread, windows that
+ * would run side by side with threads would leave cores idle. A last round with cores to spare
+ * keeps its threads where its processes are small enough for them.
  */
 export function batchProcesses(tasks: readonly Task[], slots: number, cores: number, cost?: (task: Task) => number, limits = BATCH_LIMITS): { alone: Task[]; shared: BatchProcess[] } {
-  const filling = slots >= cores;
-  const cut = splitBatch(tasks, slots, cost, filling ? { ...limits, pixels: limits.singleThreadedPixels } : limits);
+  const single = slots >= cores ? splitBatch(tasks, slots, cost, { ...limits, pixels: limits.singleThreadedPixels }) : [];
+  const round = single.filter((b) => b.length > 1).length >= slots;
+  const cut = round ? single : splitBatch(tasks, slots, cost, limits);
   const shared = cut.filter((b) => b.length > 1);
-  const fullRounds = filling ? Math.floor(shared.length / slots) * slots : 0;
+  const fullRounds = slots >= cores ? Math.floor(shared.length / slots) * slots : 0;
   const threaded = mostInputs(tasks, limits.pixels, limits);
   return {
     alone: cut.filter((b) => b.length < 2).flat(),

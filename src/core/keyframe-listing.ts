@@ -24,7 +24,7 @@ export class KeyframeListing {
   private readonly decodedKeys = new Set<string>();
   /** The latest decode time read. */
   private read = -Infinity;
-  /** Decode times went back (a discontinuity, sources joined): nothing is final before the end. */
+  /** Decode times went back (a discontinuity, sources joined), or display times repeat: nothing is final before the end. */
   private unordered = false;
   private ended = false;
   /** Whether every packet read carried the keyframe flag (an all-intra source). */
@@ -49,7 +49,8 @@ export class KeyframeListing {
     if (this.ended) return Infinity;
     if (this.unordered) return -Infinity;
     let through = this.read;
-    for (const f of this.pending.values()) through = Math.min(through, f.key.dts);
+    // A broken stream may decode a keyframe after it shows: the earlier of the two holds.
+    for (const f of this.pending.values()) through = Math.min(through, f.key.dts, f.key.pts);
     return through;
   }
 
@@ -91,7 +92,10 @@ export class KeyframeListing {
     if (!flagged || !Number.isFinite(pts)) return;
     const packet = { time: time!, key: { pts: toMicros(pts), dts: Number.isFinite(dts) ? toMicros(dts) : toMicros(pts) } };
     this.flagged.push(packet);
-    if (this.decoded && !this.decodedKeys.has(time!)) this.pending.set(time!, packet);
+    if (!this.decoded || this.decodedKeys.has(time!)) return;
+    // Frames are matched to packets by display time: two flagged packets with one cannot be told apart.
+    this.unordered ||= this.pending.has(time!);
+    this.pending.set(time!, packet);
   }
 }
 

@@ -61,30 +61,28 @@ export class KeyframeTables {
     // Needed now: a listing at idle priority would make this wait, so it gives way.
     this.prefetches.get(identity)?.abort();
     if (through !== undefined && !this.tables.has(identity)) {
-      const part = (await (await this.memos()).parts.find(path)).value;
-      if (part && part.through >= through) return part.keyframes;
+      const part = await this.memos().then((m) => m.parts.find(path), () => undefined);
+      if (part?.value && part.value.through >= through) return part.value.keyframes;
     }
     // Registered before the memo is read: a caller waiting on part of the listing is this one.
     const table = this.tables.has(identity) ? undefined : this.growing(identity);
     const whole = this.once(identity, async () => {
       const memos = await this.memos();
-      return memos.keyframes
-        .get(path, async () => {
-          // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
-          const controller = new AbortController();
-          this.seekListings.add(controller);
-          const part = await memos.parts.find(path);
-          const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
-          return this.tracked(
-            probeKeyframes(await this.ffprobe(), path, options).finally(() => {
-              this.seekListings.delete(controller);
-              return controller.signal.aborted ? this.rememberPart(memos.parts, part, table) : undefined;
-            }),
-          );
-        })
-        .catch(() => [])
-        .finally(() => table && this.listed(identity, table));
+      return memos.keyframes.get(path, async () => {
+        // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
+        const controller = new AbortController();
+        this.seekListings.add(controller);
+        const part = await memos.parts.find(path);
+        const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
+        return this.tracked(
+          probeKeyframes(await this.ffprobe(), path, options).finally(() => {
+            this.seekListings.delete(controller);
+            return controller.signal.aborted ? this.rememberPart(memos.parts, part, table) : undefined;
+          }),
+        );
+      });
     });
+    void whole.finally(() => table && this.listed(identity, table));
     return through === undefined ? whole : (this.listings.get(identity)?.until(through, whole) ?? whole);
   }
 
@@ -170,10 +168,11 @@ export class KeyframeTables {
     return listing;
   }
 
+  /** The table for this engine's lifetime; one that cannot be listed is empty (its seeks decode from the start). */
   private once(identity: string, work: () => Promise<Keyframe[]>): Promise<Keyframe[]> {
     let found = this.tables.get(identity);
     if (!found) {
-      found = timed(this.report, "probeMs", work);
+      found = timed(this.report, "probeMs", work).catch(() => []);
       this.tables.set(identity, found);
     }
     return found;
