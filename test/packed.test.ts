@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameAt, framesById, launchChromium, rawRequest, until } from "./helpers/dev.js";
 import { connectHmr, type HmrMessage } from "./helpers/hmr-client.js";
 import { CODED_SIZE, makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { installPacked, packPackage, REPO, run, serve } from "./helpers/packed.js";
+import { installPacked, packPackage, run, serve } from "./helpers/packed.js";
 import { writeFiles } from "./helpers/project.js";
 
 /**

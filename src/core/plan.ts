@@ -2,7 +2,7 @@ import { FramecacheError } from "./errors.js";
 import { computeKey, entryName, keyInput, type FrameFormat, type KeyInput, type KeyMode } from "./key.js";
 import type { VideoRef } from "./scan.js";
 import { formatSeconds } from "./format.js";
-import { fpsValue, frameCount, fromMicros, scaleMicros, toMicros, type Micros, type Rational } from "./time.js";
+import { fpsValue, frameCount, fromMicros, toMicros, type Micros, type Rational } from "./time.js";
 
 /** What ffprobe told us about a source, reduced to what planning needs. */
 export interface SourceInfo {

@@ -1,8 +1,6 @@
 import { basename } from "node:path";
 import { formatDuration, formatEta } from "../core/format.js";
-import type { FfmpegProgress } from "../core/ffmpeg-progress.js";
-import type { Task } from "../core/plan.js";
-import type { ExtractionProgress, TaskProgress } from "../core/report.js";
+import type { ExtractionProgress } from "../core/report.js";
 import { CLEAR_LINE, colorsFor, columnsOf, isInteractive, printable, type Colors, type TermStream } from "./terminal.js";
 
 export interface ProgressReporter extends ExtractionProgress {

@@ -51,6 +51,13 @@ export interface RawResponse {
 }
 
 /** An HTTP request with the path sent exactly as given: no URL parser normalises `..` or `%2e` first. */
+/** A page as the dev server serves it to a browser; anything but a 200 fails. */
+export async function pageHtml(dev: DevServer, path: string): Promise<string> {
+  const res = await rawRequest(dev.origin, path, { headers: { accept: "text/html" } });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+  return res.body.toString("utf8");
+}
+
 export function rawRequest(origin: string, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   const url = new URL(origin);
   return new Promise((resolve, reject) => {
