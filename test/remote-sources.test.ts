@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -8,7 +8,7 @@ import { Engine } from "../src/pipeline/engine.js";
 import { verifyStore } from "../src/store/verify.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { startMediaServer, selfSignedCert, type MediaServer } from "./helpers/media-server.js";
-import { compositionProject, extractProject } from "./helpers/extract.js";
+import { compositionProject, expectCleanStore, extractProject, frameBytes } from "./helpers/extract.js";
 import { startRemoteServer, type RemoteServer } from "./helpers/remote-server.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
@@ -294,14 +294,3 @@ describe("remote sources and the shared cache", () => {
     expect(since(mark).filter((r) => r.method === "GET" && r.bytes > 0)).toHaveLength(1);
   });
 });
-
-async function expectCleanStore(cacheDir: string): Promise<void> {
-  const downloads = join(cacheDir, "downloads");
-  if (existsSync(downloads)) expect(readdirSync(downloads).filter((n) => /partial|lock/.test(n))).toEqual([]);
-  const stats = await verifyStore(cacheDir);
-  expect(stats.problems).toEqual([]);
-}
-
-function frameBytes(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.startsWith("frame_")).sort().map((n) => readFileSync(join(dir, n)).toString("base64"));
-}

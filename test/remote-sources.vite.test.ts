@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -6,7 +6,7 @@ import { Engine } from "../src/pipeline/engine.js";
 import { startDev, until } from "./helpers/dev.js";
 import { makeCodedVideo, range, readFrameNumbers, tempDir } from "./helpers/media.js";
 import { selfSignedCert, startMediaServer, type MediaServer } from "./helpers/media-server.js";
-import { writeFiles } from "./helpers/project.js";
+import { walk, writeFiles } from "./helpers/project.js";
 
 const DIST = join(__dirname, "../dist/index.js");
 const VITE = join(__dirname, "../node_modules/vite/dist/node/index.js");
@@ -17,10 +17,6 @@ beforeAll(() => {
   aroll = makeCodedVideo(join(tmp.dir, "aroll.mp4"), { seconds: 3 });
 });
 afterAll(() => tmp.cleanup());
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
 
 describe("remote sources in Vite", () => {
   it("vite build of a HyperFrames-style composition whose natural-length A-roll is an https:// URL: its frames, the summary, the URL's secret nowhere", async () => {

@@ -1,13 +1,12 @@
 import { createHash, createHmac } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { create } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RemoteOptions } from "../src/index.js";
 import { digestFrames } from "../src/store/sentinel.js";
 import { countingFfmpeg, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { referenceProject, viteBuild } from "./helpers/project.js";
-import { startRemoteServer, type RemoteServer } from "./helpers/remote-server.js";
+import { referenceProject, viteBuild, walk } from "./helpers/project.js";
+import { startRemoteServer, tarOf, type RemoteServer } from "./helpers/remote-server.js";
 
 const KEY = "sig-key-7f3a9c1e-never-printed";
 let dir: string;
@@ -53,12 +52,6 @@ function machine(name: string, from?: string): string {
   return root;
 }
 
-function walk(root: string): string[] {
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
 function manifest(root: string) {
   const out = join(root, "dist");
   const m = JSON.parse(readFileSync(join(out, "framecache-manifest.json"), "utf8")) as { videos: Array<{ id: string; entry: string; frames: string; cache: string }> };
@@ -90,12 +83,6 @@ function expectSignedStorage(on: RemoteServer, team: string, key: string): void 
     const tag = readFileSync(join(on.storage, team, `${hash}.tag`), "utf8");
     expect(tag).toBe(turboTag(key, hash, team, readFileSync(join(on.storage, team, hash))));
   }
-}
-
-async function tarOf(cwd: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd, portable: true }, readdirSync(cwd).sort())) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** An entry with frame 2 replaced by frame 3 and its sentinel rewritten to match: only a signature can tell. */

@@ -2,12 +2,11 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { execa } from "execa";
-import { create } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RemoteOptions, Report } from "../src/index.js";
 import { countingFfmpeg, range, readFrameNumbers, tempDir } from "./helpers/media.js";
-import { referenceProject, viteBuild } from "./helpers/project.js";
-import { silentServer, startRemoteServer, type RemoteServer } from "./helpers/remote-server.js";
+import { referenceProject, viteBuild, walk } from "./helpers/project.js";
+import { silentServer, startRemoteServer, tarOf, type RemoteServer } from "./helpers/remote-server.js";
 
 const CLI = join(__dirname, "../dist/cli.js");
 
@@ -54,12 +53,6 @@ function machine(name: string, from?: string): string {
   return root;
 }
 
-function walk(root: string): string[] {
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
 function readBuild(root: string) {
   const out = join(root, "dist");
   const manifest = JSON.parse(readFileSync(join(out, "framecache-manifest.json"), "utf8")) as { videos: ManifestVideo[] };
@@ -101,12 +94,6 @@ async function putArtifact(key: string, team: string, body: Buffer): Promise<voi
     body: new Uint8Array(body),
   });
   expect(res.status).toBe(200);
-}
-
-async function tarOf(cwd: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd, portable: true }, readdirSync(cwd).sort())) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 describe("shared cache over the Turborepo remote cache API (real turborepo-remote-cache server)", () => {

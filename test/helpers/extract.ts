@@ -1,7 +1,10 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import type { FramecacheError } from "../../src/core/errors.js";
 import { resolveOptions, type FramecacheOptions } from "../../src/core/options.js";
 import { Engine } from "../../src/pipeline/engine.js";
+import { verifyStore } from "../../src/store/verify.js";
 import { writeFiles } from "./project.js";
 
 export interface ExtractRun {
@@ -37,4 +40,20 @@ export async function extractProject(root: string, options: FramecacheOptions = 
   } finally {
     await engine.dispose();
   }
+}
+
+/** No partial download or lock left in the store, and every entry in it verifies. */
+export async function expectCleanStore(cacheDir: string): Promise<void> {
+  const downloads = join(cacheDir, "downloads");
+  if (existsSync(downloads)) expect(readdirSync(downloads).filter((n) => /partial|lock/.test(n))).toEqual([]);
+  const stats = await verifyStore(cacheDir);
+  expect(stats.problems).toEqual([]);
+}
+
+/** A folder's frames, in order, as base64: what two extractions are compared by. */
+export function frameBytes(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.startsWith("frame_"))
+    .sort()
+    .map((n) => readFileSync(join(dir, n)).toString("base64"));
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build, createLogger, type InlineConfig, type Logger } from "vite";
 import framecache, { type FramecacheOptions } from "../../src/index.js";
@@ -87,4 +87,11 @@ export async function viteBuildError(root: string, options: FramecacheOptions): 
     return ((error as { errors?: BuildError[] }).errors?.[0] ?? error) as BuildError;
   }
   throw new Error("vite build must fail");
+}
+
+/** Every file under `root`, recursively. */
+export function walk(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }

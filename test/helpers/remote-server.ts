@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
+import { create } from "tar";
 
 const BIN = join(__dirname, "../../node_modules/.bin/turborepo-remote-cache");
 
@@ -101,4 +102,11 @@ export async function silentServer(): Promise<{ url: string; close: () => Promis
       await once(server, "close");
     },
   };
+}
+
+/** A folder as a Turborepo artifact body: a tar of its files. */
+export async function tarOf(cwd: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of create({ cwd, portable: true }, readdirSync(cwd).sort())) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
