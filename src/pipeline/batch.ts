@@ -34,8 +34,9 @@ interface Joined {
  * either joins with its partial directory, under its own key's lock, or withdraws (a hit, another
  * process holds its key, a trim edit makes it differently); once every member has done one or
  * the other, the joined ones are cut into processes (batchProcesses), each run in one ffmpeg
- * slot. A member that did not join holds nobody up. A process that fails names no window, so each member then extracts alone and
- * fails, or not, on its own; a cancelled one cancels its members, each removing its own partial.
+ * slot. A member that did not join holds nobody up. A process that fails names no window, so
+ * each member then extracts alone and fails, or not, on its own; a cancelled one cancels its
+ * members, each removing its own partial.
  */
 class Batch {
   private readonly waiting: Set<string>;
