@@ -131,7 +131,7 @@ describe("a seek early in a source whose keyframes are still being listed", () =
     const clip = makeCodedVideo(join(dir, "clip.mp4"), { seconds: 10, codec: GOP_30 });
     // Older than a moment: a probe of a file that may still be being written is not remembered.
     utimesSync(clip, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>`, "b.html": `<video src="clip.mp4" data-media-start="2" data-duration="0.5"></video>`, "start.html": `<video src="clip.mp4" data-duration="0.5"></video>` });
+    writeFiles(dir, { "a.html": `<video src="clip.mp4" data-media-start="1" data-duration="0.5"></video>`, "b.html": `<video src="clip.mp4" data-media-start="2" data-duration="0.5"></video>`, "c.html": `<video src="clip.mp4" data-media-start="8" data-duration="0.5"></video>`, "start.html": `<video src="clip.mp4" data-duration="0.5"></video>` });
     // A listing that stalls after its first 5 s of packets (the one thing this is about): any
     // extraction that waited for the whole table would wait out the stall.
     const log = join(dir, "order.log");
@@ -140,7 +140,7 @@ describe("a seek early in a source whose keyframes are still being listed", () =
       ffprobePath,
       `#!/bin/sh
 case "$*" in *packet=*) echo listing >> "${log}";; *) exec "${realFfprobe()}" "$@";; esac
-"${realFfprobe()}" "$@" | awk 'NR == 160 { system("echo stalled >> ${log}; sleep 6") } { print; fflush() }'
+"${realFfprobe()}" "$@" | awk 'NR == 160 { system("[ -e ${log}.once ] || { touch ${log}.once; echo stalled >> ${log}; sleep 6; }") } { print; fflush() }'
 echo listed >> "${log}"
 `,
     );
@@ -172,7 +172,7 @@ echo listed >> "${log}"
     } finally {
       await engine.dispose();
     }
-    // The listing was stopped with the run, and what it had listed (about 5 s) remembered: a
+    // The listing was stopped with the run, and what it had listed (about 4 s) remembered: a
     // one-off run seeking within it (a trim edit) lists nothing.
     writeFileSync(log, "");
     const next = new Engine({ root: dir, allow: [], options, logger: silentLogger });
@@ -185,6 +185,19 @@ echo listed >> "${log}"
       expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(60, 15));
     } finally {
       await next.dispose();
+    }
+    // One seeking past the part lists the source again (without a stall now, to its end).
+    writeFileSync(log, "");
+    const past = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+    try {
+      const { results, errors } = await past.run([join(dir, "c.html")]);
+      expect(errors).toEqual([]);
+      const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
+      expect(lines).toContain("listing");
+      expect(lines.filter((l) => l.startsWith("ffmpeg "))).toEqual([expect.stringMatching(/ -ss 8 /)]);
+      expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(240, 15));
+    } finally {
+      await past.dispose();
     }
   });
 });

@@ -49,6 +49,14 @@ describe("run", () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it("a process cancelled after it exited, whose output something it started still holds, is reported as cancelled", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const result = await run("sh", ["-c", "echo early; (sleep 1; echo late) & exit 0"], { signal: controller.signal });
+    expect(result).toMatchObject({ exitCode: 0, canceled: true });
+    expect(result.stdout).not.toContain("late");
+  });
+
   it("does not start a process for a signal already aborted", async () => {
     const controller = new AbortController();
     controller.abort();

@@ -99,16 +99,16 @@ export class KeyframeListing {
   }
 }
 
-/**
- * A keyframe table as far as its listing has read: a seek early in a long source need not wait
- * for the whole of it (three minutes of 1080p took 0.9 s to list here, an hour would take about 20 s).
- */
 /** A table whose listing stopped before its end: final before `through`. */
 export interface PartTable {
   through: Micros;
   keyframes: Keyframe[];
 }
 
+/**
+ * A keyframe table as far as its listing has read: a seek early in a long source need not wait
+ * for the whole of it (three minutes of 1080p took 0.9 s to list here, an hour would take about 20 s).
+ */
 export class GrowingTable {
   private listing?: KeyframeListing;
   private readonly waiting = new Set<{ through: Micros; resolve: (table: Keyframe[]) => void }>();

@@ -82,7 +82,12 @@ export function run(file: string, args: readonly string[], options: RunOptions =
       finish();
     };
     const stop = (why: "timedOut" | "canceled") => {
-      if (exited) return letGo();
+      // Exited, it has done its work, so a timeout now is none; but cancelled, what it wrote may
+      // still be in a pipe something it started holds, and is cut short: the caller must know.
+      if (exited) {
+        if (why === "canceled") result.canceled = true;
+        return letGo();
+      }
       if (killer) return;
       result[why] = true;
       child.kill("SIGTERM");

@@ -64,7 +64,7 @@ export class KeyframeTables {
       const part = await this.memos().then((m) => m.parts.find(path), () => undefined);
       if (part?.value && part.value.through >= through) return part.value.keyframes;
     }
-    // Registered before the memo is read: a caller waiting on part of the listing is this one.
+    // Registered before the table's memo is read: a caller waiting on part of its listing is this one.
     const table = this.tables.has(identity) ? undefined : this.growing(identity);
     const whole = this.once(identity, async () => {
       const memos = await this.memos();
@@ -72,6 +72,8 @@ export class KeyframeTables {
         // Stopped by dispose, as the listings beside probes are: a seek that needed only part of it is done.
         const controller = new AbortController();
         this.seekListings.add(controller);
+        // Disposed while the memo was read: dispose did not see this one.
+        if (this.disposed) controller.abort();
         const part = await memos.parts.find(path);
         const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
         return this.tracked(
@@ -156,10 +158,12 @@ export class KeyframeTables {
     if (this.listings.get(identity) === table) this.listings.delete(identity);
   }
 
-  /** What a stopped listing had made final, if more than a part already remembered. */
+  /** What a stopped listing had made final, if more than a part already remembered (by another run too). */
   private async rememberPart(parts: StatMemo<PartTable>, look: MemoLook<PartTable>, table: GrowingTable | undefined): Promise<void> {
     const part = table?.part();
-    if (part && Number.isFinite(part.through) && part.through > (look.value?.through ?? 0)) await parts.remember(look, part);
+    if (!part || !Number.isFinite(part.through) || part.through <= (look.value?.through ?? 0)) return;
+    const now = (await parts.find(look.file)).value;
+    if (part.through > (now?.through ?? 0)) await parts.remember(look, part);
   }
 
   private tracked<T>(listing: Promise<T>): Promise<T> {

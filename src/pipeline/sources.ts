@@ -117,6 +117,7 @@ export class SourceFacts {
     this.tables.prefetch(task.source, factsKey(task.source, await stat(task.source)), task.recoveryPoints);
   }
 
+  /** Stop listings made ahead of need: an extraction starts, and should have the cores. */
   stopPrefetches(): void {
     this.tables.stopPrefetches();
   }
