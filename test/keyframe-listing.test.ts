@@ -150,54 +150,37 @@ echo listed >> "${log}"
     writeFileSync(ffmpegPath, `#!/bin/sh\n[ "$1" = "-version" ] || printf 'ffmpeg %s\\n' "$*" >> "${log}"\nexec "${real}" "$@"\n`);
     chmodSync(ffmpegPath, 0o755);
     const options = resolveOptions({ cacheDir: join(dir, "cache"), ffprobePath, ffmpegPath });
-    if (how === "probed before") {
-      const first = new Engine({ root: dir, allow: [], options, logger: silentLogger });
-      expect((await first.run([join(dir, "start.html")])).errors).toEqual([]);
-      await first.dispose();
+    /** A one-off run of `page` with a fresh engine, disposed after: what it logged, its ffmpeg runs, its frames. */
+    const oneOff = async (page: string) => {
       writeFileSync(log, "");
-    }
-    const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
-    try {
-      const { results, errors } = await engine.run([join(dir, "a.html")]);
-      expect(errors).toEqual([]);
-      // Done while the listing stalls, whether ffmpeg started before the stall or after it.
-      const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
-      expect(lines).toContain("stalled");
-      expect(lines).not.toContain("listed");
-      const runs = lines.filter((l) => l.startsWith("ffmpeg "));
-      expect(runs).toHaveLength(1);
-      // Seeking to the keyframe at 1 s, found in the table so far (without one it would decode from 0).
-      expect(runs[0]).toMatch(/ -ss 1 /);
-      expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(30, 15));
-    } finally {
-      await engine.dispose();
-    }
+      const engine = new Engine({ root: dir, allow: [], options, logger: silentLogger });
+      try {
+        const { results, errors } = await engine.run([join(dir, page)]);
+        expect(errors).toEqual([]);
+        const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
+        return { lines, ffmpeg: lines.filter((l) => l.startsWith("ffmpeg ")), frames: readFrameNumbers(results[0]!.entry.dir) };
+      } finally {
+        await engine.dispose();
+      }
+    };
+    if (how === "probed before") await oneOff("start.html");
+    const first = await oneOff("a.html");
+    // Done while the listing stalls, whether ffmpeg started before the stall or after it.
+    expect(first.lines).toContain("stalled");
+    expect(first.lines).not.toContain("listed");
+    // Seeking to the keyframe at 1 s, found in the table so far (without one it would decode from 0).
+    expect(first.ffmpeg).toEqual([expect.stringMatching(/ -ss 1 /)]);
+    expect(first.frames).toEqual(range(30, 15));
     // The listing was stopped with the run, and what it had listed (about 4 s) remembered: a
     // one-off run seeking within it (a trim edit) lists nothing.
-    writeFileSync(log, "");
-    const next = new Engine({ root: dir, allow: [], options, logger: silentLogger });
-    try {
-      const { results, errors } = await next.run([join(dir, "b.html")]);
-      expect(errors).toEqual([]);
-      const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
-      expect(lines).not.toContain("listing");
-      expect(lines.filter((l) => l.startsWith("ffmpeg "))).toEqual([expect.stringMatching(/ -ss 2 /)]);
-      expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(60, 15));
-    } finally {
-      await next.dispose();
-    }
+    const within = await oneOff("b.html");
+    expect(within.lines).not.toContain("listing");
+    expect(within.ffmpeg).toEqual([expect.stringMatching(/ -ss 2 /)]);
+    expect(within.frames).toEqual(range(60, 15));
     // One seeking past the part lists the source again (without a stall now, to its end).
-    writeFileSync(log, "");
-    const past = new Engine({ root: dir, allow: [], options, logger: silentLogger });
-    try {
-      const { results, errors } = await past.run([join(dir, "c.html")]);
-      expect(errors).toEqual([]);
-      const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
-      expect(lines).toContain("listing");
-      expect(lines.filter((l) => l.startsWith("ffmpeg "))).toEqual([expect.stringMatching(/ -ss 8 /)]);
-      expect(readFrameNumbers(results[0]!.entry.dir)).toEqual(range(240, 15));
-    } finally {
-      await past.dispose();
-    }
+    const past = await oneOff("c.html");
+    expect(past.lines).toContain("listing");
+    expect(past.ffmpeg).toEqual([expect.stringMatching(/ -ss 8 /)]);
+    expect(past.frames).toEqual(range(240, 15));
   });
 });

@@ -76,11 +76,12 @@ export interface BatchProcess {
  * keeps its threads where its processes are small enough for them.
  */
 export function batchProcesses(tasks: readonly Task[], slots: number, cores: number, cost?: (task: Task) => number, limits = BATCH_LIMITS): { alone: Task[]; shared: BatchProcess[] } {
-  const single = slots >= cores ? splitBatch(tasks, slots, cost, { ...limits, pixels: limits.singleThreadedPixels }) : [];
+  const filling = slots >= cores;
+  const single = filling ? splitBatch(tasks, slots, cost, { ...limits, pixels: limits.singleThreadedPixels }) : [];
   const round = single.filter((b) => b.length > 1).length >= slots;
   const cut = round ? single : splitBatch(tasks, slots, cost, limits);
   const shared = cut.filter((b) => b.length > 1);
-  const fullRounds = slots >= cores ? Math.floor(shared.length / slots) * slots : 0;
+  const fullRounds = filling ? Math.floor(shared.length / slots) * slots : 0;
   const threaded = mostInputs(tasks, limits.pixels, limits);
   return {
     alone: cut.filter((b) => b.length < 2).flat(),

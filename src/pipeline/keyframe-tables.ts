@@ -60,10 +60,9 @@ export class KeyframeTables {
   async keyframes(path: string, identity: string, decodeKeyframes: boolean, through?: Micros): Promise<Keyframe[]> {
     // Needed now: a listing at idle priority would make this wait, so it gives way.
     this.prefetches.get(identity)?.abort();
-    if (through !== undefined && !this.tables.has(identity)) {
-      const part = await this.memos().then((m) => m.parts.find(path), () => undefined);
-      if (part?.value && part.value.through >= through) return part.value.keyframes;
-    }
+    // A part another run listed may be far enough; if not, the listing below starts from its look.
+    const seen = through !== undefined && !this.tables.has(identity) ? await this.memos().then((m) => m.parts.find(path), () => undefined) : undefined;
+    if (seen?.value && seen.value.through >= through!) return seen.value.keyframes;
     // Registered before the table's memo is read: a caller waiting on part of its listing is this one.
     const table = this.tables.has(identity) ? undefined : this.growing(identity);
     const whole = this.once(identity, async () => {
@@ -74,7 +73,7 @@ export class KeyframeTables {
         this.seekListings.add(controller);
         // Disposed while the memo was read: dispose did not see this one.
         if (this.disposed) controller.abort();
-        const part = await memos.parts.find(path);
+        const part = seen ?? (await memos.parts.find(path));
         const options = { decodeKeyframes, signal: controller.signal, onProgress: (l: KeyframeListing) => table?.grew(l) };
         return this.tracked(
           probeKeyframes(await this.ffprobe(), path, options).finally(() => {
